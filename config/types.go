@@ -26,6 +26,9 @@ type Config struct {
 
 	// Source is the file the config was read from ("" when built in code).
 	Source string `yaml:"-"`
+
+	// src maps YAML paths to lines of Source; filled by Parse, nil when built in code.
+	src *sourceMap
 }
 
 // Server is the listener and the public face of gatehouse.
@@ -179,8 +182,12 @@ type Allow struct {
 	set           bool
 }
 
-// IsSet reports whether allow was given at all.
-func (a Allow) IsSet() bool { return a.set }
+// IsSet reports whether allow was given at all: in YAML, or, for an Allow
+// built in code, by setting any of its fields.
+func (a Allow) IsSet() bool {
+	return a.set || a.Public || a.Authenticated || a.MFA || len(a.Roles) > 0 || len(a.Groups) > 0 ||
+		len(a.Emails) > 0 || len(a.Domains) > 0 || len(a.Users) > 0 || len(a.Providers) > 0
+}
 
 // Assertion configures the signed identity JWT sent to upstreams.
 type Assertion struct {
