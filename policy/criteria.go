@@ -1,0 +1,154 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/identity"
+)
+
+// criteria are alternatives: an identity matching any one of them matches.
+// Emails, domains and users compare ASCII-case-insensitively (no Unicode
+// folding, so "\u212Aarol" never equals "karol"); groups, roles and providers
+// compare exactly.
+type criteria struct {
+	roles     []string
+	groups    []string
+	emails    map[string]struct{} // lower-cased
+	domains   map[string]struct{} // lower-cased
+	users     map[string]struct{} // lower-cased
+	providers []string
+
+	// As configured, for reasons.
+	emailList, domainList, userList []string
+}
+
+func compileCriteria(emails, groups, domains, users, providers []string) (*criteria, error) {
+	// Cloned: the caller's config must not change a compiled policy.
+	c := &criteria{groups: slices.Clone(groups), providers: slices.Clone(providers),
+		emailList: slices.Clone(emails), domainList: slices.Clone(domains), userList: slices.Clone(users)}
+	var err error
+	if c.emails, err = lowerSet("emails", emails); err != nil {
+		return nil, err
+	}
+	for _, e := range emails {
+		if strings.Count(e, "@") != 1 || strings.HasPrefix(e, "@") || strings.HasSuffix(e, "@") {
+			return nil, fmt.Errorf("emails: %q is not an email address", e)
+		}
+	}
+	if c.domains, err = lowerSet("domains", domains); err != nil {
+		return nil, err
+	}
+	for _, d := range domains {
+		if strings.ContainsAny(d, "@ ") {
+			return nil, fmt.Errorf("domains: %q: want a bare domain such as example.com", d)
+		}
+	}
+	if c.users, err = lowerSet("users", users); err != nil {
+		return nil, err
+	}
+	for _, list := range [][]string{groups, providers} {
+		for _, v := range list {
+			if v == "" {
+				return nil, errors.New("empty entry in groups or providers")
+			}
+		}
+	}
+	return c, nil
+}
+
+func lowerSet(key string, vals []string) (map[string]struct{}, error) {
+	if len(vals) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]struct{}, len(vals))
+	for _, v := range vals {
+		if v == "" {
+			return nil, fmt.Errorf("%s: empty entry", key)
+		}
+		m[asciiLower(v)] = struct{}{}
+	}
+	return m, nil
+}
+
+func (c *criteria) empty() bool {
+	return len(c.roles) == 0 && len(c.groups) == 0 && len(c.emails) == 0 &&
+		len(c.domains) == 0 && len(c.users) == 0 && len(c.providers) == 0
+}
+
+// match reports which criterion id satisfies ("" when none). hasRole
+// answers role membership (derived from config, never from id.Roles).
+func (c *criteria) match(id *identity.Identity, hasRole func(string) bool) string {
+	for _, r := range c.roles {
+		if hasRole(r) {
+			return fmt.Sprintf("role %q", r)
+		}
+	}
+	for _, g := range c.groups {
+		if id.InGroup(g) {
+			return fmt.Sprintf("group %q", g)
+		}
+	}
+	if len(c.emails) > 0 && id.EmailVerified && id.Email != "" {
+		if _, ok := c.emails[asciiLower(id.Email)]; ok {
+			return "verified email"
+		}
+	}
+	if len(c.domains) > 0 {
+		if d := id.EmailDomain(); d != "" {
+			if _, ok := c.domains[asciiLower(d)]; ok {
+				return fmt.Sprintf("email domain %q", d)
+			}
+		}
+	}
+	if len(c.users) > 0 {
+		if _, ok := c.users[asciiLower(id.UserName())]; ok {
+			return "user name"
+		}
+	}
+	for _, p := range c.providers {
+		if id.Provider == p {
+			return fmt.Sprintf("provider %q", p)
+		}
+	}
+	return ""
+}
+
+// describeMiss explains, for logs and explain, why no criterion matched.
+func (c *criteria) describeMiss() string {
+	var parts []string
+	add := func(kind string, vals []string) {
+		if len(vals) > 0 {
+			parts = append(parts, fmt.Sprintf("%s %v", kind, vals))
+		}
+	}
+	add("roles", c.roles)
+	add("groups", c.groups)
+	add("emails", c.emailList)
+	add("domains", c.domainList)
+	add("users", c.userList)
+	add("providers", c.providers)
+	if len(parts) == 1 {
+		return "user is not in " + parts[0]
+	}
+	return "user matches none of " + strings.Join(parts, ", ")
+}
+
+// asciiLower lower-cases ASCII letters only, returning s itself when it has
+// none to change.
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}

@@ -1,0 +1,251 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrInvalidPath is wrapped by every error NormalizePath returns; the adapter
+// answers 400. ErrAmbiguousPath is wrapped too when the path is well-formed
+// but could mean different things to gatehouse and to the upstream.
+var (
+	ErrInvalidPath   = errors.New("policy: invalid request path")
+	ErrAmbiguousPath = errors.New("policy: ambiguous request path")
+)
+
+func invalidPath(why string) error { return fmt.Errorf("%w: %s", ErrInvalidPath, why) }
+
+func ambiguousPath(why string) error {
+	return fmt.Errorf("%w: %w: %s", ErrInvalidPath, ErrAmbiguousPath, why)
+}
+
+// NormalizePath turns a request's escaped path (r.URL.EscapedPath(), or the
+// path part of X-Forwarded-Uri; never with the query) into the one path that
+// the rules judge and that the upstream receives, byte for byte. The output is
+// escaped: set it as the request's RawPath (and its decoding as Path).
+//
+// Rules, in order:
+//   - The input must start with "/". Raw control characters, raw '\', raw
+//     '?' or '#', and malformed escapes ("%", "%4", "%zz") are errors.
+//   - An encoded '#' (%23) ends the path: what follows is dropped from both
+//     the judged and the forwarded path, so "/public/secret%23/endpoint"
+//     becomes "/public/secret" (SECURITY.md A073: a fragment-like suffix
+//     must not make a regex rule match).
+//   - Escapes of unreserved characters (ALPHA DIGIT - . _ ~) are decoded; the
+//     hex of every other escape is upper-cased; %25 stays %25 (one decoding
+//     only, so "%252e" is never a dot). Raw bytes outside RFC 3986's pchar
+//     set (spaces, quotes, non-ASCII, ...) are percent-encoded, except '['
+//     and ']', which are kept as Go's net/url keeps them.
+//   - %2F and %5C stay encoded and never split a segment. A segment is
+//     ambiguous (ErrAmbiguousPath) when splitting it at them would leave an
+//     empty piece or a dot segment ("..%2Fadmin", "%2F..%2F", "%2Fadmin",
+//     "a%5C%5Cb"); so is any %00, and any dot segment carrying a ';'
+//     parameter ("..;", ".;x": Tomcat and Jetty treat those as dot segments).
+//   - Duplicate slashes are merged, then dot segments (including %2E forms)
+//     are resolved as in RFC 3986 §5.2.4, never above the root.
+//   - A trailing slash is kept ("/a/" stays "/a/"; "/a/b/.." becomes "/a/").
+//
+// NormalizePath is idempotent, performs no I/O, and its output starts with
+// "/" and contains no "//" and no "." or ".." segment.
+func NormalizePath(escaped string) (string, error) {
+	if escaped == "" || escaped[0] != '/' {
+		return "", invalidPath("path must start with /")
+	}
+	end := len(escaped)
+	for i := 0; i < len(escaped); i++ {
+		switch c := escaped[i]; {
+		case c < 0x20 || c == 0x7f:
+			return "", invalidPath("control character")
+		case c == '\\':
+			return "", invalidPath("backslash")
+		case c == '?' || c == '#':
+			return "", invalidPath("query or fragment in path")
+		case c == '%':
+			if i+2 >= len(escaped) || !isHex(escaped[i+1]) || !isHex(escaped[i+2]) {
+				return "", invalidPath("malformed percent-encoding")
+			}
+			if end == len(escaped) && escaped[i+1] == '2' && escaped[i+2] == '3' {
+				end = i
+			}
+			i += 2
+		}
+	}
+	segs := strings.Split(escaped[1:end], "/")
+	out := make([]string, 0, len(segs))
+	trailing := false
+	for i, s := range segs {
+		last := i == len(segs)-1
+		seg, err := canonicalSegment(s)
+		if err != nil {
+			return "", err
+		}
+		switch seg {
+		case "", ".":
+			trailing = last
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+			trailing = last
+		default:
+			out = append(out, seg)
+			trailing = false
+		}
+	}
+	n := 1 + len(out)
+	for _, s := range out {
+		n += len(s)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, s := range out {
+		b.WriteByte('/')
+		b.WriteString(s)
+	}
+	if len(out) == 0 || trailing {
+		b.WriteByte('/')
+	}
+	return b.String(), nil
+}
+
+// canonicalSegment decodes unreserved escapes, upper-cases the others,
+// encodes raw bytes outside pchar, and rejects ambiguous segments. The input
+// has already been checked for controls, '\', '?', '#' and bad escapes.
+func canonicalSegment(s string) (string, error) {
+	var b []byte // nil until the segment differs from s
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '%':
+			v := unhex(s[i+1])<<4 | unhex(s[i+2])
+			if isUnreserved(v) {
+				if b == nil {
+					b = append(make([]byte, 0, len(s)), s[:i]...)
+				}
+				b = append(b, v)
+			} else {
+				esc := [3]byte{'%', upperHex[v>>4], upperHex[v&15]}
+				if b == nil && (esc[1] != s[i+1] || esc[2] != s[i+2]) {
+					b = append(make([]byte, 0, len(s)), s[:i]...)
+				}
+				if b != nil {
+					b = append(b, esc[:]...)
+				}
+			}
+			i += 2
+		case isPchar(c):
+			if b != nil {
+				b = append(b, c)
+			}
+		default:
+			if b == nil {
+				b = append(make([]byte, 0, len(s)+2), s[:i]...)
+			}
+			b = append(b, '%', upperHex[c>>4], upperHex[c&15])
+		}
+	}
+	seg := s
+	if b != nil {
+		seg = string(b)
+	}
+	if strings.Contains(seg, "%00") {
+		return "", ambiguousPath("encoded NUL")
+	}
+	if isDotWithParam(seg) {
+		return "", ambiguousPath("dot segment with ';' parameter")
+	}
+	if strings.Contains(seg, "%2F") || strings.Contains(seg, "%5C") {
+		rest := seg
+		for {
+			i2, i5 := strings.Index(rest, "%2F"), strings.Index(rest, "%5C")
+			cut := i2
+			if cut < 0 || (i5 >= 0 && i5 < cut) {
+				cut = i5
+			}
+			piece := rest
+			if cut >= 0 {
+				piece = rest[:cut]
+			}
+			if piece == "" || piece == "." || piece == ".." || isDotWithParam(piece) {
+				return "", ambiguousPath("encoded slash or backslash next to an empty or dot segment")
+			}
+			if cut < 0 {
+				break
+			}
+			rest = rest[cut+3:]
+		}
+	}
+	return seg, nil
+}
+
+func isDotWithParam(s string) bool {
+	return strings.HasPrefix(s, ".;") || strings.HasPrefix(s, "..;")
+}
+
+const upperHex = "0123456789ABCDEF"
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+func isUnreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+// isPchar: unreserved, sub-delims, ':' and '@' (RFC 3986), plus '[' and ']'.
+func isPchar(c byte) bool {
+	if isUnreserved(c) {
+		return true
+	}
+	return strings.IndexByte("!$&'()*+,;=:@[]", c) >= 0
+}
+
+// CanonicalHost lower-cases the ASCII letters of a Host value, strips the host
+// name's trailing dots ("Example.COM.:8443" → "example.com:8443") and keeps
+// the port. It does no Unicode case folding and no IDNA mapping. It returns its
+// input unchanged when there is nothing to change.
+func CanonicalHost(hostport string) string {
+	h := asciiLower(hostport)
+	host, port := splitHostPort(h)
+	trimmed := strings.TrimRight(host, ".")
+	if trimmed == host {
+		return h
+	}
+	if port != "" || strings.HasSuffix(h, ":") {
+		return trimmed + ":" + port
+	}
+	return trimmed
+}
+
+// ValidMethod reports whether m is an RFC 9110 token with no lower-case
+// letters: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, CONNECT, TRACE and
+// extension methods such as PROPFIND or M-SEARCH. "get" and "GETz" are
+// invalid; adapters answer 400 rather than let a case variant slip past a
+// per-method rule (SECURITY.md A077).
+func ValidMethod(m string) bool {
+	if m == "" {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		switch {
+		case 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
