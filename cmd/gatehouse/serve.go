@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gatehouse-dev/gatehouse/config"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfgPath := configFlag(fs)
+	if !parseFlags(fs, args, stderr) {
+		return 2
+	}
+	if *cfgPath == "" {
+		fmt.Fprintln(stderr, "gatehouse serve: --config FILE (or GATEHOUSE_CONFIG) is required; try `gatehouse demo` for a quick look")
+		return 2
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	log := newLogger(cfg.Log, os.Stderr)
+	a, err := buildApp(ctx, cfg, log, nil)
+	if err != nil {
+		log.Error("start-up failed", "error", err)
+		return 1
+	}
+	defer a.Close()
+	reload := func() {
+		next, err := config.Load(*cfgPath)
+		if err != nil {
+			log.Error("config reload rejected; keeping the running config", "error", err.Error())
+			return
+		}
+		if err := a.gateway.Reload(next); err != nil {
+			log.Error("config reload rejected; keeping the running config", "error", err)
+			return
+		}
+		log.Info("config reloaded", "file", *cfgPath)
+	}
+	if err := serve(ctx, cfg, a, log, reload, nil); err != nil {
+		log.Error("server failed", "error", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the listener until ctx ends, then shuts down gracefully:
+// readiness fails first, the listener closes, in-flight requests drain
+// within server.shutdown_timeout. SIGHUP calls reload. ready, when non-nil,
+// receives the bound address once the listener is up.
+func serve(ctx context.Context, cfg *config.Config, a *app, log *slog.Logger, reload func(), ready chan<- string) error {
+	srv := &http.Server{
+		Handler:           a.gateway,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		ReadTimeout:       cfg.Server.ReadTimeout,
+		IdleTimeout:       cfg.Server.IdleTimeout,
+		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Server.Listen, err)
+	}
+	log.Info("gatehouse listening", "addr", ln.Addr().String(), "version", version)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	hup := make(chan os.Signal, 1)
+	if reload != nil {
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.Server.TLSCertFile != "" {
+			errc <- srv.ServeTLS(ln, cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile)
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
+	for {
+		select {
+		case err := <-errc:
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return err
+		case <-hup:
+			reload()
+		case <-ctx.Done():
+			log.Info("shutting down", "timeout", cfg.Server.ShutdownTimeout.String())
+			a.gateway.Drain()
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil {
+				return fmt.Errorf("shutdown: %w", err)
+			}
+			return nil
+		}
+	}
+}

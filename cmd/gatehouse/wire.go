@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/providers"
+	"github.com/gatehouse-dev/gatehouse/providers/local"
+	"github.com/gatehouse-dev/gatehouse/providers/oidc"
+	"github.com/gatehouse-dev/gatehouse/proxy"
+	"github.com/gatehouse-dev/gatehouse/session"
+)
+
+// app is a wired gatehouse: the Gateway and what must be closed after it.
+type app struct {
+	gateway *proxy.Gateway
+	closers []func() error
+}
+
+func (a *app) Close() {
+	for _, c := range a.closers {
+		_ = c()
+	}
+}
+
+// newLogger builds the process logger from the log section.
+func newLogger(cfg config.Log, w *os.File) *slog.Logger {
+	level := slog.LevelInfo
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(cfg.Format, "text") {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// buildApp wires providers, the session store and the Gateway from cfg.
+// upstream, when non-nil, replaces the configured upstreams (the demo).
+func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, upstream http.Handler) (*app, error) {
+	a := &app{}
+	httpClient := &http.Client{Timeout: 15 * time.Second}
+	var redirectProviders []providers.Provider
+	var localAuth providers.PasswordAuthenticator
+	for _, pc := range cfg.Providers {
+		switch pc.Type {
+		case "oidc", "google":
+			p, err := oidc.New(ctx, pc, oidc.Options{Logger: log, HTTPClient: httpClient})
+			if err != nil {
+				return nil, fmt.Errorf("provider %q: %w", pc.ID, err)
+			}
+			redirectProviders = append(redirectProviders, p)
+		case "local":
+			if localAuth != nil {
+				return nil, fmt.Errorf("provider %q: only one local provider is supported", pc.ID)
+			}
+			p, err := local.New(pc, local.Options{Logger: log})
+			if err != nil {
+				return nil, fmt.Errorf("provider %q: %w", pc.ID, err)
+			}
+			localAuth = p
+		default:
+			return nil, fmt.Errorf("provider %q: type %q is not supported yet", pc.ID, pc.Type)
+		}
+	}
+
+	sopts := session.Options{Logger: log}
+	var store session.Store
+	var readyChecks []func(context.Context) error
+	switch cfg.Session.Store {
+	case "redis":
+		client, err := session.NewRedisClient(cfg.Session.Redis)
+		if err != nil {
+			return nil, fmt.Errorf("session store: %w", err)
+		}
+		a.closers = append(a.closers, client.Close)
+		rs, err := session.NewRedisStore(client, cfg.Session, sopts)
+		if err != nil {
+			return nil, fmt.Errorf("session store: %w", err)
+		}
+		store = rs
+		readyChecks = append(readyChecks, rs.Ping)
+	default:
+		cs, err := session.NewCookieStore(cfg.Session, sopts)
+		if err != nil {
+			return nil, fmt.Errorf("session store: %w", err)
+		}
+		store = cs
+	}
+	states, err := session.NewLoginStates(cfg.Session, sopts)
+	if err != nil {
+		return nil, fmt.Errorf("login state: %w", err)
+	}
+	gw, err := proxy.New(proxy.Options{
+		Config:      cfg,
+		Sessions:    store,
+		LoginStates: states,
+		Providers:   redirectProviders,
+		Local:       localAuth,
+		Logger:      log,
+		ReadyChecks: readyChecks,
+		Upstream:    upstream,
+	})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.gateway = gw
+	return a, nil
+}

@@ -1,0 +1,100 @@
+package proxy
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
+)
+
+// forwardAuth answers an ingress asking "may this request pass?": 202 with
+// X-Auth-Request-* headers, 401 (or 302 to sign in with ?redirect=1), 403, or
+// 400 for malformed forwarded metadata. Every error path is non-2xx.
+func (g *Gateway) forwardAuth(w http.ResponseWriter, r *http.Request) error {
+	st := g.state.Load()
+	orig, err := g.originalRequest(r, st)
+	if err != nil {
+		return badRequest("Malformed forwarded request metadata.", err)
+	}
+	if !policy.ValidMethod(orig.method) {
+		return badRequest("Invalid request method.", fmt.Errorf("forward-auth: method %q", orig.method))
+	}
+	rawPath, _, _ := strings.Cut(orig.uri, "?")
+	path, err := policy.NormalizePath(rawPath)
+	if err != nil {
+		return badRequest("Invalid request path.", err)
+	}
+	host := policy.CanonicalHost(orig.host)
+	id, _, err := g.identify(w, r, st)
+	if err != nil {
+		return err
+	}
+	dec := st.policy.Decide(id, policy.Request{Method: orig.method, Host: host, Path: path})
+	switch dec.Result {
+	case policy.Allow:
+		if id != nil {
+			setAuthRequestHeaders(w.Header(), id)
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusAccepted)
+		return nil
+	case policy.Login:
+		if r.URL.Query().Get("redirect") == "1" && !wantsJSON(r) {
+			rd := g.safeRedirect(r, st, orig.scheme+"://"+host+orig.uri)
+			http.Redirect(w, r, st.public.String()+st.prefix+"/sign_in?rd="+url.QueryEscape(rd), http.StatusFound)
+			return nil
+		}
+		return errUnauthorized
+	}
+	g.log.InfoContext(r.Context(), "access denied", "request_id", requestID(r.Context()), "rule", dec.Rule, "reason", dec.Reason)
+	return errForbidden
+}
+
+// originalRequest reads the request the ingress is asking about. Forwarded
+// headers count only from trusted proxies; from anyone else they are ignored
+// and the forward-auth request itself is judged.
+func (g *Gateway) originalRequest(r *http.Request, st *state) (originalRequest, error) {
+	o := originalRequest{method: r.Method, scheme: st.trusted.requestScheme(r), host: r.Host, uri: r.URL.RequestURI()}
+	if !st.trusted.peerTrusted(r) {
+		if hasForwardedMetadata(r.Header) {
+			g.log.WarnContext(r.Context(), "ignored forwarded headers from untrusted peer", "request_id", requestID(r.Context()), "remote", r.RemoteAddr)
+		}
+		// Judge the forward-auth URL itself: it matches no app's rules.
+		o.uri = r.URL.EscapedPath()
+		return o, nil
+	}
+	h := r.Header
+	if raw := h.Get("X-Original-URL"); raw != "" { // ingress-nginx
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return o, fmt.Errorf("%w: X-Original-URL", errForwarded)
+		}
+		o.scheme, o.host, o.uri = u.Scheme, u.Host, u.RequestURI()
+		o.method = h.Get("X-Original-Method")
+		if o.method == "" {
+			o.method = http.MethodGet
+		}
+		return o, nil
+	}
+	o.method = h.Get("X-Forwarded-Method")
+	o.host = h.Get("X-Forwarded-Host")
+	o.uri = h.Get("X-Forwarded-Uri")
+	if o.method == "" || o.host == "" || o.uri == "" || o.uri[0] != '/' {
+		return o, fmt.Errorf("%w: X-Forwarded-Method/Host/Uri missing", errForwarded)
+	}
+	if strings.ContainsAny(o.host, "/\\@ \t") {
+		return o, fmt.Errorf("%w: X-Forwarded-Host", errForwarded)
+	}
+	return o, nil
+}
+
+func hasForwardedMetadata(h http.Header) bool {
+	for _, k := range []string{"X-Forwarded-Host", "X-Forwarded-Uri", "X-Forwarded-Method", "X-Original-URL", "X-Forwarded-Proto"} {
+		if h.Get(k) != "" {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,134 @@
+// Package proxy is gatehouse's HTTP surface: the sign-in endpoints, the
+// forward-auth endpoint, and the reverse proxy that passes allowed requests to
+// upstreams with identity headers. Authorization itself lives in package
+// policy; this package only turns a policy.Decision into a response.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/providers"
+	"github.com/gatehouse-dev/gatehouse/redirect"
+	"github.com/gatehouse-dev/gatehouse/session"
+)
+
+// Options are the parts a Gateway is built from. Everything is passed in; the
+// Gateway keeps no package-level state.
+type Options struct {
+	Config      *config.Config
+	Sessions    session.Store
+	LoginStates *session.LoginStates
+	Providers   []providers.Provider            // redirect logins, in button order
+	Local       providers.PasswordAuthenticator // nil when there is no local login
+	Logger      *slog.Logger
+	Now         func() time.Time
+	// ReadyChecks run on /ready besides provider readiness (e.g. Redis ping).
+	ReadyChecks []func(context.Context) error
+	// Upstream, when set, replaces the configured upstreams with one handler
+	// (the demo's built-in echo app). Identity headers are set on the request
+	// before it is called, exactly as for a proxied request.
+	Upstream http.Handler
+}
+
+// Gateway is the whole HTTP surface as one http.Handler.
+type Gateway struct {
+	opts     Options
+	log      *slog.Logger
+	now      func() time.Time
+	state    atomic.Pointer[state]
+	csrf     *csrfGuard
+	handler  http.Handler
+	provByID map[string]providers.Provider
+	draining atomic.Bool
+}
+
+// state is everything a config reload replaces at once.
+type state struct {
+	cfg       *config.Config
+	policy    *policy.Policy
+	redirects *redirect.Validator
+	upstreams *upstreams
+	trusted   *trustedProxies
+	prefix    string
+	public    publicURL
+}
+
+// New builds a Gateway. It validates nothing that config.Validate already
+// did, but fails on anything it cannot construct (bad upstream URL, rules).
+func New(opts Options) (*Gateway, error) {
+	if opts.Config == nil || opts.Sessions == nil || opts.LoginStates == nil {
+		return nil, errors.New("proxy: config, sessions and login states are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	csrf, err := newCSRFGuard(opts.Config)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{opts: opts, log: opts.Logger, now: opts.Now, csrf: csrf, provByID: map[string]providers.Provider{}}
+	for _, p := range opts.Providers {
+		g.provByID[p.ID()] = p
+	}
+	if err := g.Reload(opts.Config); err != nil {
+		return nil, err
+	}
+	g.handler = g.routes()
+	return g, nil
+}
+
+// Reload swaps in a new configuration's rules, upstreams, trusted proxies and
+// redirect allowlist atomically; requests in flight finish with the old ones.
+// Providers and the session store are not reloaded: changing them needs a restart.
+func (g *Gateway) Reload(cfg *config.Config) error {
+	st, err := buildState(cfg, g.opts.Upstream)
+	if err != nil {
+		return err
+	}
+	g.state.Store(st)
+	return nil
+}
+
+func buildState(cfg *config.Config, demoUpstream http.Handler) (*state, error) {
+	pol, err := policy.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: rules: %w", err)
+	}
+	pub, err := parsePublicURL(cfg.Server.PublicURL, cfg.Server.Listen)
+	if err != nil {
+		return nil, err
+	}
+	ups, err := newUpstreams(cfg, demoUpstream)
+	if err != nil {
+		return nil, err
+	}
+	return &state{
+		cfg:       cfg,
+		policy:    pol,
+		redirects: redirect.New(pub.String(), cfg.Server.AllowedRedirectDomains),
+		upstreams: ups,
+		trusted:   newTrustedProxies(cfg.Server.TrustedPrefixes),
+		prefix:    cfg.Server.Prefix,
+		public:    pub,
+	}, nil
+}
+
+// Drain makes /ready fail so load balancers stop sending new requests; used
+// at the start of a graceful shutdown.
+func (g *Gateway) Drain() { g.draining.Store(true) }
+
+// ServeHTTP implements http.Handler.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.handler.ServeHTTP(w, r)
+}

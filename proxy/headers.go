@@ -1,0 +1,136 @@
+package proxy
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/identity"
+)
+
+// Identity headers gatehouse sets. A client must never be able to supply any
+// of them: stripClientIdentity removes every copy, in any spelling, on every
+// route (public ones too), before anything else looks at the request.
+const (
+	hdrUser          = "X-Forwarded-User"
+	hdrEmail         = "X-Forwarded-Email"
+	hdrPreferredUser = "X-Forwarded-Preferred-Username"
+	hdrGroups        = "X-Forwarded-Groups"
+	hdrRoles         = "X-Forwarded-Roles"
+	hdrAccessToken   = "X-Forwarded-Access-Token"
+	hdrAssertion     = "X-Gatehouse-Assertion"
+
+	authReqUser          = "X-Auth-Request-User"
+	authReqEmail         = "X-Auth-Request-Email"
+	authReqPreferredUser = "X-Auth-Request-Preferred-Username"
+	authReqGroups        = "X-Auth-Request-Groups"
+	authReqRoles         = "X-Auth-Request-Roles"
+)
+
+// reservedHeaders are matched after normaliseHeaderName.
+var reservedHeaders = map[string]bool{
+	"x-forwarded-user":               true,
+	"x-forwarded-email":              true,
+	"x-forwarded-preferred-username": true,
+	"x-forwarded-groups":             true,
+	"x-forwarded-roles":              true,
+	"x-forwarded-access-token":       true,
+	"x-gatehouse-assertion":          true,
+	"x-forwarded-uid":                true,
+	"remote-user":                    true,
+	"x-remote-user":                  true,
+	"x-user":                         true,
+	"x-email":                        true,
+	// Method overrides would let a client change what the upstream executes
+	// after the rules judged another method.
+	"x-http-method-override": true,
+	"x-http-method":          true,
+	"x-method-override":      true,
+}
+
+// normaliseHeaderName folds case, turns '_' into '-' and trims spaces, so
+// X_Forwarded_Email, x-forwarded-email and " X-Forwarded-Email" are one name.
+func normaliseHeaderName(k string) string {
+	return strings.ToLower(strings.ReplaceAll(strings.TrimSpace(k), "_", "-"))
+}
+
+func isReservedHeader(k string) bool {
+	n := normaliseHeaderName(k)
+	return reservedHeaders[n] || strings.HasPrefix(n, "x-auth-request-")
+}
+
+// stripClientIdentity deletes client-sent identity headers from every request.
+func stripClientIdentity(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		removeReserved(r.Header)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func removeReserved(h http.Header) {
+	for k := range h {
+		if isReservedHeader(k) {
+			delete(h, k)
+		}
+	}
+}
+
+// setIdentityHeaders writes the identity for an upstream (proxy mode).
+func setIdentityHeaders(h http.Header, id *identity.Identity) {
+	h[hdrUser] = []string{headerValue(id.UserName())}
+	setOrDelete(h, hdrEmail, headerValue(id.Email))
+	setOrDelete(h, hdrPreferredUser, headerValue(id.PreferredUsername))
+	setOrDelete(h, hdrGroups, joinList(id.Groups))
+	setOrDelete(h, hdrRoles, joinList(id.Roles))
+}
+
+// setAuthRequestHeaders writes the identity for a forward-auth response.
+func setAuthRequestHeaders(h http.Header, id *identity.Identity) {
+	h[authReqUser] = []string{headerValue(id.UserName())}
+	setOrDelete(h, authReqEmail, headerValue(id.Email))
+	setOrDelete(h, authReqPreferredUser, headerValue(id.PreferredUsername))
+	setOrDelete(h, authReqGroups, joinList(id.Groups))
+	setOrDelete(h, authReqRoles, joinList(id.Roles))
+}
+
+func setOrDelete(h http.Header, k, v string) {
+	if v == "" {
+		delete(h, k)
+		return
+	}
+	h[k] = []string{v}
+}
+
+// joinList joins with commas; values holding a comma or control character
+// are dropped from the header (they would be ambiguous), never split.
+func joinList(vals []string) string {
+	if len(vals) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for _, v := range vals {
+		if v == "" || strings.ContainsRune(v, ',') || headerValue(v) != v {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(v)
+	}
+	return b.String()
+}
+
+// headerValue removes characters that cannot appear in a header value, so an
+// identity claim can never inject a header line.
+func headerValue(v string) string {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return strings.Map(func(r rune) rune {
+				if r < 0x20 && r != '\t' || r == 0x7f {
+					return -1
+				}
+				return r
+			}, v)
+		}
+	}
+	return v
+}

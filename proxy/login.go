@@ -1,0 +1,232 @@
+package proxy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/gatehouse-dev/gatehouse/identity"
+	"github.com/gatehouse-dev/gatehouse/providers"
+	"github.com/gatehouse-dev/gatehouse/session"
+)
+
+const maxPasswordBytes = 1024
+
+// messages the sign-in page shows for ?msg=…; anything else shows nothing.
+var signInMessages = map[string]string{
+	"signed_out": "You have been signed out.",
+	"expired":    "Your sign-in took too long or was started in another browser. Please try again.",
+}
+
+func randomToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// safeRedirect returns rd if the one redirect validator accepts it, else "/".
+func (g *Gateway) safeRedirect(r *http.Request, st *state, rd string) string {
+	if rd == "" {
+		return "/"
+	}
+	if target, ok := st.redirects.Check(rd); ok {
+		return target
+	}
+	g.log.WarnContext(r.Context(), "rejected redirect target", "request_id", requestID(r.Context()), "rd", rd)
+	return "/"
+}
+
+func (g *Gateway) signInPage(w http.ResponseWriter, r *http.Request) error {
+	st := g.state.Load()
+	rd := g.safeRedirect(r, st, r.URL.Query().Get("rd"))
+	g.renderSignIn(w, r, st, http.StatusOK, rd, signInMessages[r.URL.Query().Get("msg")], "")
+	return nil
+}
+
+func (g *Gateway) renderSignIn(w http.ResponseWriter, r *http.Request, st *state, status int, rd, info, errMsg string) {
+	data := signInPage{base: g.base(r), Redirect: rd, Info: info, Error: errMsg}
+	for _, p := range g.opts.Providers {
+		data.Providers = append(data.Providers, providerButton{
+			Name: p.DisplayName(),
+			URL:  st.prefix + "/start?provider=" + p.ID() + "&rd=" + urlQueryEscape(rd),
+		})
+	}
+	if g.opts.Local != nil {
+		data.Local = true
+		data.CSRF = g.csrf.token(w, r)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	g.renderTemplate(w, "sign_in.html", data)
+}
+
+// start begins a redirect login: fresh state, nonce and PKCE verifier, kept
+// in an encrypted login-state cookie bound to this browser.
+func (g *Gateway) start(w http.ResponseWriter, r *http.Request) error {
+	st := g.state.Load()
+	p, ok := g.provByID[r.URL.Query().Get("provider")]
+	if !ok {
+		if len(g.opts.Providers) != 1 || r.URL.Query().Get("provider") != "" {
+			return badRequest("Unknown sign-in method.", nil)
+		}
+		p = g.opts.Providers[0]
+	}
+	ls := &session.LoginState{
+		Provider: p.ID(),
+		State:    randomToken(),
+		Nonce:    randomToken(),
+		Verifier: oauth2.GenerateVerifier(),
+		Redirect: g.safeRedirect(r, st, r.URL.Query().Get("rd")),
+		Issued:   g.now(),
+	}
+	if err := g.opts.LoginStates.Put(w, r, ls); err != nil {
+		return fmt.Errorf("start: save login state: %w", err)
+	}
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	http.Redirect(w, r, p.AuthCodeURL(ls.State, ls.Nonce, ls.Verifier, g.callbackURL(st)), http.StatusFound)
+	return nil
+}
+
+func (g *Gateway) callbackURL(st *state) string {
+	return st.public.String() + st.prefix + "/callback"
+}
+
+// callback finishes a redirect login. The login state is single-use: it is
+// cleared before anything else happens, whatever the outcome.
+func (g *Gateway) callback(w http.ResponseWriter, r *http.Request) error {
+	st := g.state.Load()
+	q := r.URL.Query()
+	ls, err := g.opts.LoginStates.Take(w, r, q.Get("state"))
+	if err != nil {
+		g.log.WarnContext(r.Context(), "login state missing or invalid", "request_id", requestID(r.Context()), "error", err)
+		return badRequest(signInMessages["expired"], err)
+	}
+	p, ok := g.provByID[ls.Provider]
+	if !ok {
+		return badRequest("Unknown sign-in method.", nil)
+	}
+	if e := q.Get("error"); e != "" {
+		return newHTTPError(http.StatusForbidden, "The identity provider did not complete the sign-in.", fmt.Errorf("callback: provider error %q", e))
+	}
+	// RFC 9207: when the provider says who it is, it must be the one we asked.
+	if iss := q.Get("iss"); iss != "" {
+		if ip, ok := p.(providers.Issuer); ok && ip.IssuerURL() != iss {
+			return badRequest("The sign-in answer came from the wrong identity provider.", fmt.Errorf("callback: iss %q is not %q", iss, ip.IssuerURL()))
+		}
+	}
+	code := q.Get("code")
+	if code == "" {
+		return badRequest("The sign-in answer was incomplete.", nil)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
+	defer cancel()
+	id, tok, err := p.Exchange(ctx, code, ls.Verifier, ls.Nonce, g.callbackURL(st))
+	if err != nil {
+		g.log.WarnContext(r.Context(), "login failed", "request_id", requestID(r.Context()), "provider", p.ID(), "error", err)
+		return loginError(err)
+	}
+	if err := g.startSession(w, r, st, id, tok); err != nil {
+		return err
+	}
+	g.log.InfoContext(r.Context(), "login", "request_id", requestID(r.Context()), "provider", p.ID(), "subject", id.Subject)
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	http.Redirect(w, r, ls.Redirect, http.StatusFound)
+	return nil
+}
+
+func loginError(err error) error {
+	switch {
+	case errors.Is(err, providers.ErrDenied):
+		return newHTTPError(http.StatusForbidden, "Your account is not permitted to sign in here.", err)
+	case errors.Is(err, providers.ErrUnavailable):
+		return newHTTPError(http.StatusServiceUnavailable, "The identity provider is unavailable. Please try again shortly.", err)
+	case errors.Is(err, providers.ErrInvalidToken):
+		return newHTTPError(http.StatusBadRequest, "The identity provider's answer could not be verified.", err)
+	}
+	return newHTTPError(http.StatusBadGateway, "Sign-in failed. Please try again.", err)
+}
+
+// startSession issues a brand-new session (never reusing a pre-login ID) and
+// a new CSRF token.
+func (g *Gateway) startSession(w http.ResponseWriter, r *http.Request, st *state, id *identity.Identity, tok *oauth2.Token) error {
+	now := g.now()
+	sess := &session.Session{Identity: id, CreatedAt: now, ExpiresAt: now.Add(st.cfg.Session.Lifetime)}
+	if tok != nil {
+		sess.Tokens.RefreshToken = tok.RefreshToken
+		sess.Tokens.Expiry = tok.Expiry
+		if g.keepAccessToken(st) {
+			sess.Tokens.AccessToken = tok.AccessToken
+		}
+		if g.keepIDToken(st) {
+			if raw, ok := tok.Extra("id_token").(string); ok {
+				sess.Tokens.IDToken = raw
+			}
+		}
+	}
+	if err := g.opts.Sessions.Save(w, r, sess); err != nil {
+		if errors.Is(err, session.ErrTooLarge) {
+			return newHTTPError(http.StatusInternalServerError, "Your account has too many groups to fit in a session cookie. Ask the administrator to switch to Redis sessions.", err)
+		}
+		if errors.Is(err, session.ErrUnavailable) {
+			return &httpError{status: errStoreDown.status, msg: errStoreDown.msg, err: err}
+		}
+		return fmt.Errorf("save session: %w", err)
+	}
+	g.csrf.renew(w)
+	return nil
+}
+
+// Tokens are kept only when an upstream needs them, to keep cookies small.
+func (g *Gateway) keepAccessToken(st *state) bool {
+	for _, u := range st.cfg.Upstreams {
+		if u.PassAccessToken {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *Gateway) keepIDToken(st *state) bool {
+	for _, u := range st.cfg.Upstreams {
+		if u.PassIDToken {
+			return true
+		}
+	}
+	return false
+}
+
+// localLogin checks a username, password and optional one-time code. Every
+// failure looks the same to the client.
+func (g *Gateway) localLogin(w http.ResponseWriter, r *http.Request) error {
+	st := g.state.Load()
+	if g.opts.Local == nil {
+		return errNotFound
+	}
+	rd := g.safeRedirect(r, st, r.PostForm.Get("rd"))
+	user, password, otp := r.PostForm.Get("username"), r.PostForm.Get("password"), r.PostForm.Get("otp")
+	if len(password) > maxPasswordBytes || len(user) > 256 || len(otp) > 16 {
+		return badRequest("The username or password is too long.", nil)
+	}
+	id, err := g.opts.Local.Authenticate(r.Context(), user, password, otp)
+	if err != nil {
+		g.log.WarnContext(r.Context(), "local login failed", "request_id", requestID(r.Context()), "provider", g.opts.Local.ID(), "error", err)
+		if !errors.Is(err, providers.ErrInvalidCredentials) {
+			return loginError(err)
+		}
+		g.renderSignIn(w, r, st, http.StatusUnauthorized, rd, "", "Invalid username or password.")
+		return nil
+	}
+	if err := g.startSession(w, r, st, id, nil); err != nil {
+		return err
+	}
+	g.log.InfoContext(r.Context(), "login", "request_id", requestID(r.Context()), "provider", g.opts.Local.ID(), "subject", id.Subject)
+	// 303, never 307: the browser must not re-send the credentials.
+	http.Redirect(w, r, rd, http.StatusSeeOther)
+	return nil
+}

@@ -1,0 +1,76 @@
+package proxy
+
+import (
+	"embed"
+	"html/template"
+	"io/fs"
+	"net/http"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+var templates = template.Must(template.New("").Funcs(template.FuncMap{
+	// pageData gives the shared layout its title and the page's base fields.
+	"pageData": func(d interface{ pageBase() base }, title string) map[string]any {
+		b := d.pageBase()
+		return map[string]any{"Title": title, "AppName": b.AppName, "LogoURL": b.LogoURL, "Prefix": b.Prefix}
+	},
+}).ParseFS(templateFS, "templates/*.html"))
+
+func staticFiles() http.Handler {
+	sub, _ := fs.Sub(staticFS, "static")
+	return http.FileServer(http.FS(sub))
+}
+
+// base is what every page's layout needs.
+type base struct {
+	AppName string
+	LogoURL string
+	Prefix  string
+}
+
+func (b base) pageBase() base { return b }
+
+func (g *Gateway) base(r *http.Request) base {
+	st := g.state.Load()
+	return base{AppName: st.cfg.Server.AppName, LogoURL: st.cfg.Server.LogoURL, Prefix: st.prefix}
+}
+
+type providerButton struct {
+	Name string
+	URL  string
+}
+
+type signInPage struct {
+	base
+	Providers []providerButton
+	Local     bool
+	CSRF      string
+	Redirect  string
+	Info      string
+	Error     string
+}
+
+type signOutPage struct {
+	base
+	CSRF     string
+	Redirect string
+}
+
+type errorPage struct {
+	base
+	Status    int
+	Title     string
+	Message   string
+	RequestID string
+}
+
+func (g *Gateway) renderTemplate(w http.ResponseWriter, name string, data any) {
+	if err := templates.ExecuteTemplate(w, name, data); err != nil {
+		g.log.Error("render template", "template", name, "error", err)
+	}
+}

@@ -1,0 +1,75 @@
+package proxy
+
+import (
+	"net/http"
+	"strings"
+)
+
+// routes is the whole route table, top to bottom. Gatehouse's own endpoints
+// live under the prefix (and /ping, /ready); every other path is proxied.
+// The catch-all does not go through http.ServeMux because ServeMux cleans
+// paths with a redirect; proxied paths get gatehouse's one normalisation instead.
+func (g *Gateway) routes() http.Handler {
+	p := g.opts.Config.Server.Prefix
+	own := http.NewServeMux()
+	own.HandleFunc("GET /ping", g.ping)
+	own.HandleFunc("GET /ready", g.ready)
+	own.Handle("GET "+p+"/sign_in", g.page(g.signInPage))
+	own.Handle("POST "+p+"/sign_in", g.page(g.csrf.protect(g.localLogin)))
+	own.Handle("GET "+p+"/start", g.page(g.start))
+	own.Handle("GET "+p+"/callback", g.page(g.callback))
+	own.Handle("GET "+p+"/sign_out", g.page(g.signOutPage))
+	own.Handle("POST "+p+"/sign_out", g.page(g.csrf.protect(g.signOut)))
+	own.Handle(p+"/auth", g.api(g.forwardAuth))
+	own.Handle("GET "+p+"/userinfo", g.api(g.userinfo))
+	own.Handle("GET "+p+"/static/", http.StripPrefix(p+"/static/", staticFiles()))
+	own.Handle("/", g.page(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
+
+	ownPaths := func(path string) bool {
+		return path == "/ping" || path == "/ready" || path == p || strings.HasPrefix(path, p+"/")
+	}
+	dispatch := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ownPaths(r.URL.Path) {
+			secureHeaders(w.Header())
+			own.ServeHTTP(w, r)
+			return
+		}
+		g.proxyRequest(w, r)
+	})
+	return g.recoverPanics(g.withRequestID(g.accessLog(stripClientIdentity(dispatch))))
+}
+
+func (g *Gateway) ping(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("OK\n"))
+}
+
+// ready fails while draining, while a provider's discovery has not succeeded,
+// or while a ready check (Redis) fails. Liveness (/ping) never depends on them.
+func (g *Gateway) ready(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fail := func(what string, err error) {
+		g.log.WarnContext(r.Context(), "not ready", "check", what, "error", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("not ready: " + what + "\n"))
+	}
+	if g.draining.Load() {
+		fail("shutting down", nil)
+		return
+	}
+	for _, p := range g.opts.Providers {
+		if rd, ok := p.(interface{ Ready() error }); ok {
+			if err := rd.Ready(); err != nil {
+				fail("provider "+p.ID(), err)
+				return
+			}
+		}
+	}
+	for _, check := range g.opts.ReadyChecks {
+		if err := check(r.Context()); err != nil {
+			fail("session store", err)
+			return
+		}
+	}
+	_, _ = w.Write([]byte("OK\n"))
+}

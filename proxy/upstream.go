@@ -1,0 +1,249 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/identity"
+	"github.com/gatehouse-dev/gatehouse/session"
+)
+
+// upstream is one configured backend with its own ReverseProxy.
+type upstream struct {
+	host   string // "" = any host
+	path   string // prefix, "/" = all
+	cfg    config.Upstream
+	target *url.URL
+	proxy  http.Handler
+	demo   bool
+}
+
+// upstreams picks the upstream for a request: the longest host+path match,
+// a specific host before the any-host entries.
+type upstreams struct {
+	list []*upstream
+}
+
+// proxyContext carries what Rewrite needs from the decision to the outbound request.
+type proxyContext struct {
+	id      *identity.Identity
+	sess    *session.Session
+	path    string // normalised escaped path
+	scheme  string
+	trusted bool
+}
+
+type proxyCtxKey struct{}
+
+func newUpstreams(cfg *config.Config, demo http.Handler) (*upstreams, error) {
+	u := &upstreams{}
+	if demo != nil {
+		u.list = append(u.list, &upstream{path: "/", proxy: demo, demo: true})
+		return u, nil
+	}
+	transport := newTransport(cfg.Server.UpstreamTimeout)
+	cookiePrefix := session.CookieName(cfg.Session.Cookie)
+	for i, uc := range cfg.Upstreams {
+		target, err := url.Parse(uc.URL)
+		if err != nil || target.Host == "" || (target.Scheme != "http" && target.Scheme != "https") {
+			return nil, fmt.Errorf("proxy: upstreams[%d].url %q is not an absolute http(s) URL", i, uc.URL)
+		}
+		up := &upstream{host: strings.ToLower(uc.Host), path: uc.Path, cfg: uc, target: target}
+		if up.path == "" {
+			up.path = "/"
+		}
+		up.proxy = &httputil.ReverseProxy{
+			Rewrite:        up.rewrite(cookiePrefix),
+			Transport:      transport,
+			FlushInterval:  uc.FlushInterval,
+			ErrorHandler:   upstreamError,
+			ModifyResponse: filterUpstreamResponse(cookiePrefix),
+		}
+		u.list = append(u.list, up)
+	}
+	sort.SliceStable(u.list, func(a, b int) bool {
+		x, y := u.list[a], u.list[b]
+		if (x.host != "") != (y.host != "") {
+			return x.host != ""
+		}
+		return len(x.path) > len(y.path)
+	})
+	return u, nil
+}
+
+func newTransport(responseTimeout time.Duration) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	t.IdleConnTimeout = 90 * time.Second
+	t.ResponseHeaderTimeout = responseTimeout
+	t.ExpectContinueTimeout = time.Second
+	return t
+}
+
+// match returns the upstream for host (canonical, may carry a port) and a
+// normalised path, or nil: an unknown host is never sent to a default upstream.
+func (u *upstreams) match(host, path string) *upstream {
+	hostOnly := host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		hostOnly = h
+	}
+	for _, up := range u.list {
+		if up.host != "" && up.host != host && up.host != hostOnly {
+			continue
+		}
+		if pathHasPrefix(path, up.path) {
+			return up
+		}
+	}
+	return nil
+}
+
+// pathHasPrefix is a segment-aware prefix match.
+func pathHasPrefix(path, prefix string) bool {
+	if prefix == "/" || path == prefix {
+		return true
+	}
+	p := strings.TrimSuffix(prefix, "/")
+	return strings.HasPrefix(path, p) && len(path) > len(p) && path[len(p)] == '/'
+}
+
+func (up *upstream) rewrite(cookiePrefix string) func(*httputil.ProxyRequest) {
+	return func(pr *httputil.ProxyRequest) {
+		pc, _ := pr.In.Context().Value(proxyCtxKey{}).(*proxyContext)
+		out := pr.Out
+		path := pc.path
+		if up.cfg.StripPrefix && up.path != "/" {
+			path = strings.TrimPrefix(path, strings.TrimSuffix(up.path, "/"))
+			if path == "" || path[0] != '/' {
+				path = "/" + path
+			}
+		}
+		setEscapedPath(out.URL, path)
+		pr.SetURL(up.target)
+		if up.cfg.PreserveHost {
+			out.Host = pr.In.Host
+		}
+		if pc.trusted {
+			out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+		}
+		pr.SetXForwarded()
+		out.Header.Set("X-Forwarded-Proto", pc.scheme)
+		removeReserved(out.Header)
+		removeGatewayCookies(out, cookiePrefix)
+		if pc.id != nil {
+			setIdentityHeaders(out.Header, pc.id)
+			if pc.sess != nil && up.cfg.PassAccessToken && pc.sess.Tokens.AccessToken != "" {
+				out.Header.Set(hdrAccessToken, pc.sess.Tokens.AccessToken)
+			}
+			if pc.sess != nil && up.cfg.PassIDToken && pc.sess.Tokens.IDToken != "" {
+				out.Header.Set("Authorization", "Bearer "+pc.sess.Tokens.IDToken)
+			}
+		}
+	}
+}
+
+// setEscapedPath sets u's path from the normalised escaped form, so the
+// upstream receives byte for byte the path the rules judged.
+func setEscapedPath(u *url.URL, escaped string) {
+	p, err := url.PathUnescape(escaped)
+	if err != nil {
+		p = escaped
+	}
+	u.Path = p
+	u.RawPath = ""
+	if u.EscapedPath() != escaped {
+		u.RawPath = escaped
+	}
+}
+
+// removeGatewayCookies keeps gatehouse's own cookies (session chunks, login
+// state, CSRF) away from the upstream.
+func removeGatewayCookies(r *http.Request, prefix string) {
+	cookies := r.Cookies()
+	if len(cookies) == 0 {
+		return
+	}
+	kept := make([]string, 0, len(cookies))
+	removed := false
+	for _, c := range cookies {
+		if strings.HasPrefix(c.Name, prefix) {
+			removed = true
+			continue
+		}
+		kept = append(kept, c.Name+"="+c.Value)
+	}
+	if !removed {
+		return
+	}
+	r.Header.Del("Cookie")
+	if len(kept) > 0 {
+		r.Header.Set("Cookie", strings.Join(kept, "; "))
+	}
+}
+
+// filterUpstreamResponse stops an upstream from setting gatehouse's cookies
+// or speaking for gatehouse with identity headers.
+func filterUpstreamResponse(cookiePrefix string) func(*http.Response) error {
+	return func(resp *http.Response) error {
+		h := resp.Header
+		if sc := h.Values("Set-Cookie"); len(sc) > 0 {
+			kept := sc[:0:0]
+			for _, line := range sc {
+				name, _, _ := strings.Cut(line, "=")
+				if strings.HasPrefix(strings.TrimSpace(name), cookiePrefix) {
+					continue
+				}
+				kept = append(kept, line)
+			}
+			h["Set-Cookie"] = kept
+			if len(kept) == 0 {
+				delete(h, "Set-Cookie")
+			}
+		}
+		for k := range h {
+			n := normaliseHeaderName(k)
+			if strings.HasPrefix(n, "x-auth-request-") || n == "x-gatehouse-assertion" {
+				delete(h, k)
+			}
+		}
+		return nil
+	}
+}
+
+// upstreamError answers a failed upstream with a generic 502 (504 on a
+// timeout); the upstream's address and the error text go only to the log.
+func upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	g, _ := r.Context().Value(gatewayCtxKey{}).(*Gateway)
+	status, msg := http.StatusBadGateway, "The application is not responding. Please try again later."
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		status, msg = http.StatusGatewayTimeout, "The application took too long to respond."
+	}
+	if errors.Is(err, context.Canceled) {
+		// The client went away; nobody will read the answer.
+		status = 499
+	}
+	if g == nil {
+		w.WriteHeader(status)
+		return
+	}
+	if status == 499 {
+		g.log.DebugContext(r.Context(), "client canceled", "request_id", requestID(r.Context()))
+		return
+	}
+	g.renderError(w, r, newHTTPError(status, msg, fmt.Errorf("upstream: %w", err)))
+}
+
+type gatewayCtxKey struct{}
