@@ -31,6 +31,19 @@ type Session struct {
 	ExpiresAt time.Time          `json:"x"` // absolute end, enforced from inside the session
 	// ID is a random identifier; for Redis it is the ticket id. Never a secret on its own.
 	ID string `json:"id,omitempty"`
+	// LastSeen is when the session was last written. It is tracked (and
+	// checked) only when an idle timeout is configured; otherwise it stays zero
+	// and costs no cookie bytes.
+	LastSeen time.Time `json:"l,omitzero"`
+
+	// Reissue is set by Load when the session is valid but should be written
+	// again: it was sealed with a rotated-out secret, or its idle clock needs
+	// moving. The caller re-saves it (Save keeps ID) before answering.
+	Reissue bool `json:"-"`
+
+	// ticketKey is the Redis store's per-session encryption key, remembered by
+	// Load so Save can rewrite the session in place. Never serialised.
+	ticketKey string // a string, not []byte, so Session stays comparable
 }
 
 // Tokens are the provider's tokens, kept so they can be refreshed or passed on.

@@ -1,0 +1,235 @@
+package session
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/config"
+)
+
+const (
+	hostPrefix        = "__Host-"
+	securePrefix      = "__Secure-"
+	defaultCookieName = "_gatehouse"
+
+	// maxCookieBytes bounds name+value of one cookie, below the 4096 octets
+	// at which user agents silently drop a cookie (RFC 6265bis).
+	maxCookieBytes = 4000
+	// maxChunks is how many NAME_i cookies one session may use before Save
+	// fails with ErrTooLarge.
+	maxChunks = 8
+	// maxValueBytes bounds a joined cookie value; longer input is rejected
+	// before any decoding work.
+	maxValueBytes = maxChunks * maxCookieBytes
+	// maxCookieAge is the user agents' cap on Max-Age (RFC 6265bis: 400 days).
+	maxCookieAge = 400 * 24 * time.Hour
+)
+
+// CookieName returns the session cookie's name for c: the configured name
+// (default "_gatehouse") with the "__Host-" prefix when the cookie is Secure and
+// host-only, "__Secure-" when it is Secure with a Domain, and no prefix when it
+// is not Secure. A prefix already in the configured name (matched without
+// regard to case, as browsers do) is not doubled: it is kept, in canonical
+// case, when the cookie's attributes satisfy it and replaced when they do not,
+// so the returned name is always one a browser will accept.
+func CookieName(c config.Cookie) string {
+	name := c.Name
+	if name == "" {
+		name = defaultCookieName
+	}
+	base, had := splitPrefix(name)
+	switch {
+	case !c.SecureOrDefault():
+		return base
+	case c.Domain != "" || had == securePrefix:
+		return securePrefix + base
+	default:
+		return hostPrefix + base
+	}
+}
+
+// splitPrefix removes a leading __Host- or __Secure- (any case) from name and
+// reports which one it was, in canonical case.
+func splitPrefix(name string) (base, prefix string) {
+	for _, p := range []string{hostPrefix, securePrefix} {
+		if len(name) >= len(p) && strings.EqualFold(name[:len(p)], p) {
+			return name[len(p):], p
+		}
+	}
+	return name, ""
+}
+
+// attrs are the attributes every cookie of one kind is set (and expired) with,
+// so a clearing Set-Cookie always matches the one that set it.
+type attrs struct {
+	domain   string
+	secure   bool
+	sameSite http.SameSite
+}
+
+func newAttrs(c config.Cookie) (attrs, error) {
+	a := attrs{domain: c.Domain, secure: c.SecureOrDefault()}
+	switch strings.ToLower(c.SameSite) {
+	case "", "lax":
+		a.sameSite = http.SameSiteLaxMode
+	case "strict":
+		a.sameSite = http.SameSiteStrictMode
+	case "none":
+		if !a.secure {
+			return a, fmt.Errorf("session: cookie same_site none requires secure")
+		}
+		a.sameSite = http.SameSiteNoneMode
+	default:
+		return a, fmt.Errorf("session: cookie same_site %q: want lax, strict or none", c.SameSite)
+	}
+	return a, nil
+}
+
+// set writes one cookie living for ttl (rounded up to a second, capped at
+// 400 days).
+func (a attrs) set(w http.ResponseWriter, name, value string, ttl time.Duration) {
+	ttl = min(ttl, maxCookieAge)
+	secs := int((ttl + time.Second - 1) / time.Second)
+	http.SetCookie(w, a.cookie(name, value, max(secs, 1)))
+}
+
+// expire writes a Set-Cookie that deletes name: same Name/Path/Domain/Secure,
+// empty value, "Max-Age=0" on the wire.
+func (a attrs) expire(w http.ResponseWriter, name string) {
+	http.SetCookie(w, a.cookie(name, "", -1))
+}
+
+func (a attrs) cookie(name, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     "/",
+		Domain:   a.domain,
+		MaxAge:   maxAge,
+		Secure:   a.secure,
+		HttpOnly: true,
+		SameSite: a.sameSite,
+	}
+}
+
+// jar is the request's cookies by exact (case-sensitive) name, values in
+// header order. Names are never case-folded, so "__SeCuRe-SID" is not
+// "__Secure-SID" (RFC 6265bis; see SECURITY.md R21).
+type jar map[string][]string
+
+func readJar(r *http.Request) jar {
+	j := jar{}
+	for _, c := range r.Cookies() {
+		j[c.Name] = append(j[c.Name], c.Value)
+	}
+	return j
+}
+
+func chunkName(name string, i int) string { return name + "_" + strconv.Itoa(i) }
+
+// values returns the candidate encoded values for name: every cookie named
+// exactly name, then the concatenation of name_0, name_1, … up to the first
+// gap. A missing, extra or foreign chunk yields a candidate whose MAC fails,
+// never a partial session. Oversized candidates are dropped; no candidate at
+// all is ErrNoSession.
+func (j jar) values(name string) ([]string, error) {
+	var out []string
+	for _, v := range j[name] {
+		if len(v) <= maxValueBytes {
+			out = append(out, v)
+		}
+	}
+	if _, ok := j[chunkName(name, 0)]; ok {
+		var b strings.Builder
+		for i := 0; ; i++ {
+			vs, ok := j[chunkName(name, i)]
+			if !ok {
+				break
+			}
+			if i >= maxChunks || b.Len()+len(vs[0]) > maxValueBytes {
+				b.Reset()
+				break
+			}
+			b.WriteString(vs[0])
+		}
+		if b.Len() > 0 {
+			out = append(out, b.String())
+		}
+	}
+	if len(out) == 0 {
+		if len(j[name]) > 0 || len(j[chunkName(name, 0)]) > 0 {
+			return nil, ErrInvalid
+		}
+		return nil, ErrNoSession
+	}
+	return out, nil
+}
+
+// present lists name and its chunk names that the request carries.
+func (j jar) present(name string) []string {
+	var out []string
+	if _, ok := j[name]; ok {
+		out = append(out, name)
+	}
+	for i := range maxChunks + 1 {
+		if _, ok := j[chunkName(name, i)]; ok {
+			out = append(out, chunkName(name, i))
+		}
+	}
+	return out
+}
+
+// split cuts value into the cookies that carry it: one cookie named name when
+// name+value fit in maxCookieBytes, else name_0 … name_(n-1). More than
+// maxChunks is ErrTooLarge: nothing is ever dropped to make it fit.
+func split(name, value string) ([][2]string, error) {
+	if len(name)+len(value) <= maxCookieBytes {
+		return [][2]string{{name, value}}, nil
+	}
+	per := maxCookieBytes - len(chunkName(name, maxChunks-1))
+	n := (len(value) + per - 1) / per
+	if per <= 0 || n > maxChunks {
+		return nil, fmt.Errorf("%w: cookie value is %d bytes, limit %d cookies", ErrTooLarge, len(value), maxChunks)
+	}
+	out := make([][2]string, 0, n)
+	for i := 0; i < n; i++ {
+		end := min((i+1)*per, len(value))
+		out = append(out, [2]string{chunkName(name, i), value[i*per : end]})
+	}
+	return out, nil
+}
+
+// write sets value under name (chunked when needed) and expires any cookie
+// of the name family the request still carries that this write does not
+// replace, such as chunks from a previously larger session. On ErrTooLarge
+// nothing is written.
+func (a attrs) write(w http.ResponseWriter, r *http.Request, name, value string, ttl time.Duration) error {
+	parts, err := split(name, value)
+	if err != nil {
+		return err
+	}
+	used := make(map[string]bool, len(parts))
+	for _, p := range parts {
+		a.set(w, p[0], p[1], ttl)
+		used[p[0]] = true
+	}
+	for _, n := range readJar(r).present(name) {
+		if !used[n] {
+			a.expire(w, n)
+		}
+	}
+	return nil
+}
+
+// clear expires name and every chunk of it that the request carries.
+func (a attrs) clear(w http.ResponseWriter, r *http.Request, name string) {
+	a.expire(w, name)
+	for _, n := range readJar(r).present(name) {
+		if n != name {
+			a.expire(w, n)
+		}
+	}
+}

@@ -1,0 +1,339 @@
+package session
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse-dev/gatehouse/config"
+)
+
+// Redis key names. They hold only SHA-256 hashes: never an email, a subject,
+// a token or the ticket itself.
+const (
+	keySession = "gatehouse:s:" // + hex(sha256(id)) → nonce‖AES-256-GCM(session JSON)
+	keyMeta    = "gatehouse:m:" // + hex(sha256(id)) → hash {c: created, x: expires (unix), u: user index key}
+	keyUser    = "gatehouse:u:" // + hex(sha256(provider "\x00" subject)) → set of session key names
+)
+
+const (
+	ticketIDBytes  = 16 // 128-bit session id
+	ticketKeyBytes = 32 // AES-256 key, lives only in the cookie
+)
+
+// RedisStore keeps sessions in Redis and only a ticket "<id>.<key>" in the
+// cookie. The ticket is itself sealed like a cookie-store value (HKDF-derived
+// AES-256 + HMAC-SHA256, first secret seals, all open, Reissue on an older
+// one), so forged or tampered tickets are rejected without a Redis round trip.
+// The session is stored under gatehouse:s:<sha256(id)>, encrypted with
+// AES-256-GCM under the ticket's per-session key (the key name as associated
+// data), so a dump of Redis reveals no identity or token; it expires by TTL
+// at ExpiresAt. A per-user index (gatehouse:u:…, plus a plaintext hash of
+// created/expires per session) supports RevokeUser and ListUser.
+//
+// Clear deletes the session from Redis, so a copied cookie stops working.
+// A network failure is reported as ErrUnavailable; the caller must keep the
+// cookie and fail closed. RedisStore is safe for concurrent use.
+type RedisStore struct {
+	client redis.UniversalClient
+	name   string
+	attrs  attrs
+	seal   sealer
+	life   lifetimes
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+var _ Store = (*RedisStore)(nil)
+
+// NewRedisStore returns a Redis-backed store using client (see
+// NewRedisClient). It does not contact Redis; use Ping for readiness.
+func NewRedisStore(client redis.UniversalClient, cfg config.Session, opts Options) (*RedisStore, error) {
+	if client == nil {
+		return nil, errors.New("session: redis store: nil client")
+	}
+	opts = opts.withDefaults()
+	secs, err := secrets(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a, err := newAttrs(cfg.Cookie)
+	if err != nil {
+		return nil, err
+	}
+	life, err := newLifetimes(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &RedisStore{
+		client: client,
+		name:   CookieName(cfg.Cookie),
+		attrs:  a,
+		seal:   newSealer(secs, purposeTicket, life.absolute),
+		life:   life,
+		now:    opts.Now,
+		log:    opts.Logger,
+	}, nil
+}
+
+// Name returns the session cookie's name.
+func (s *RedisStore) Name() string { return s.name }
+
+// ticket is the cookie's content: which session, and the key to open it.
+type ticket struct {
+	id  string
+	key []byte
+}
+
+func (t ticket) sessionKey() string { return keySession + hashHex(t.id) }
+func (t ticket) metaKey() string    { return keyMeta + hashHex(t.id) }
+
+func hashHex(parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(h[:])
+}
+
+func userKey(provider, subject string) string { return keyUser + hashHex(provider, subject) }
+
+// readTicket returns the first cookie value of our name that opens as a
+// well-formed ticket; ErrNoSession without one, ErrInvalid for a bad one.
+func (s *RedisStore) readTicket(r *http.Request) (ticket, bool, error) {
+	values, err := readJar(r).values(s.name)
+	if err != nil {
+		return ticket{}, false, err
+	}
+	for _, v := range values {
+		b, rotated, err := s.seal.open(s.name, v)
+		if err != nil {
+			continue
+		}
+		id, k, ok := strings.Cut(string(b), ".")
+		idb, err1 := base64.RawURLEncoding.DecodeString(id)
+		key, err2 := base64.RawURLEncoding.DecodeString(k)
+		if ok && err1 == nil && err2 == nil && len(idb) == ticketIDBytes && len(key) == ticketKeyBytes {
+			return ticket{id: id, key: key}, rotated, nil
+		}
+	}
+	return ticket{}, false, ErrInvalid
+}
+
+func unavailable(op string, err error) error {
+	return fmt.Errorf("session: redis %s: %w: %w", op, ErrUnavailable, err)
+}
+
+// Load returns the request's session. No cookie, or a ticket whose session is
+// gone from Redis (redis.Nil: expired, cleared, revoked), is ErrNoSession; a
+// ticket that fails to verify, or a value that fails to decrypt, is
+// ErrInvalid; an ended session is ErrExpired. Any other Redis error is
+// wrapped with ErrUnavailable: the caller must answer 503 and keep the cookie.
+// Load never writes to the response.
+func (s *RedisStore) Load(r *http.Request) (*Session, error) {
+	t, rotated, err := s.readTicket(r)
+	if err != nil {
+		return nil, err
+	}
+	sk := t.sessionKey()
+	blob, err := s.client.Get(r.Context(), sk).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, ErrNoSession
+	case err != nil:
+		return nil, unavailable("get", err)
+	}
+	plain, err := openValue(t.key, sk, blob)
+	if err != nil {
+		s.log.Debug("redis session rejected", "reason", "decrypt")
+		return nil, ErrInvalid
+	}
+	sess, err := unmarshal(plain)
+	if err != nil || sess.ID != t.id {
+		return nil, ErrInvalid
+	}
+	if err := s.life.check(sess, s.now()); err != nil {
+		return nil, err
+	}
+	sess.Reissue = sess.Reissue || rotated
+	sess.ticketKey = string(t.key)
+	return sess, nil
+}
+
+// Save stores sess in Redis (TTL = time left until ExpiresAt) and then sets
+// the ticket cookie; when Redis fails (ErrUnavailable) no cookie is written.
+// A session without ID gets a fresh ticket (new id and key: no fixation), and
+// the session of the ticket the request carried, if any, is deleted. A
+// loaded session is rewritten in place under its ticket, but only while it
+// still exists: one revoked (Clear, RevokeUser) or expired since Load is not
+// brought back, and Save returns ErrNoSession. If a session's key is not
+// known (neither remembered by Load nor in the request's matching ticket), a
+// fresh ticket is issued instead.
+func (s *RedisStore) Save(w http.ResponseWriter, r *http.Request, sess *Session) error {
+	if sess == nil {
+		return errors.New("session: save: nil session")
+	}
+	now := s.now()
+	st := *sess
+	t := ticket{id: st.ID, key: []byte(st.ticketKey)}
+	if t.id != "" && len(t.key) != ticketKeyBytes {
+		// The caller kept the ID but not the key: look for our ticket.
+		if rt, _, err := s.readTicket(r); err == nil && rt.id == t.id {
+			t.key = rt.key
+		} else {
+			t = ticket{}
+		}
+	}
+	rewrite := t.id != ""
+	var replaced []string
+	if !rewrite {
+		t = ticket{id: newID(), key: randomBytes(ticketKeyBytes)}
+		if old, _, err := s.readTicket(r); err == nil {
+			replaced = []string{old.sessionKey(), old.metaKey()}
+		}
+	}
+	st.ID = t.id
+	if err := s.life.stamp(&st, now); err != nil {
+		return err
+	}
+	plain, err := marshal(&st)
+	if err != nil {
+		return err
+	}
+	blob, err := sealValue(t.key, t.sessionKey(), plain)
+	if err != nil {
+		return err
+	}
+	cookie, err := s.seal.seal(s.name, []byte(t.id+"."+base64.RawURLEncoding.EncodeToString(t.key)))
+	if err != nil {
+		return err
+	}
+	ttl := st.ExpiresAt.Sub(now)
+	if err := s.store(r.Context(), t, userKey(st.Identity.Provider, st.Identity.Subject), blob, st, ttl, rewrite, replaced); err != nil {
+		return err
+	}
+	if err := s.attrs.write(w, r, s.name, cookie, ttl); err != nil {
+		return err
+	}
+	st.ticketKey = string(t.key)
+	*sess = st
+	return nil
+}
+
+// store writes the session, its metadata and its user-index entry, and
+// deletes the keys in replaced (the session this browser held before a new
+// login, so a copy of its old cookie dies with it; its index entry is pruned
+// lazily). A rewrite in place uses SET XX: a session revoked or expired since
+// it was loaded is not resurrected (ErrNoSession). It also looks up the user
+// index the session was filed under, in case the identity changed user.
+func (s *RedisStore) store(ctx context.Context, t ticket, uk string, blob []byte, st Session, ttl time.Duration, rewrite bool, replaced []string) error {
+	sk, mk := t.sessionKey(), t.metaKey()
+	var old string
+	if rewrite {
+		p := s.client.Pipeline()
+		oldCmd := p.HGet(ctx, mk, "u")
+		setCmd := p.SetXX(ctx, sk, blob, ttl)
+		if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return unavailable("save", err)
+		}
+		if !setCmd.Val() {
+			return fmt.Errorf("session: save: %w: revoked or expired since loaded", ErrNoSession)
+		}
+		old = oldCmd.Val()
+	}
+	p := s.client.Pipeline()
+	if old != "" && old != uk {
+		p.SRem(ctx, old, sk)
+	}
+	for _, k := range replaced {
+		p.Del(ctx, k)
+	}
+	if !rewrite {
+		p.Set(ctx, sk, blob, ttl)
+	}
+	p.HSet(ctx, mk, "c", st.CreatedAt.Unix(), "x", st.ExpiresAt.Unix(), "u", uk)
+	p.PExpire(ctx, mk, ttl)
+	p.SAdd(ctx, uk, sk)
+	extendTTL.Eval(ctx, p, []string{uk}, ttl.Milliseconds())
+	if _, err := p.Exec(ctx); err != nil {
+		return unavailable("save", err)
+	}
+	return nil
+}
+
+// extendTTL sets a key's TTL to ARGV[1] ms unless it already lives longer,
+// so a user index outlives its longest session (works before Redis 7's GT).
+var extendTTL = redis.NewScript(`
+local t = redis.call('PTTL', KEYS[1])
+if t >= 0 and t >= tonumber(ARGV[1]) then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[1])`)
+
+// Clear deletes the request's session from Redis (and from its user index)
+// and expires the session cookie and any chunks with Max-Age=0. The cookie
+// is expired even when Redis cannot be reached; the returned error then
+// wraps ErrUnavailable because the server-side session was not revoked.
+func (s *RedisStore) Clear(w http.ResponseWriter, r *http.Request) error {
+	defer s.attrs.clear(w, r, s.name)
+	t, _, err := s.readTicket(r)
+	if err != nil {
+		return nil // nothing of ours to revoke
+	}
+	return s.remove(r.Context(), t.sessionKey(), t.metaKey())
+}
+
+// remove deletes one session, its metadata and its user-index entry.
+func (s *RedisStore) remove(ctx context.Context, sk, mk string) error {
+	uk, err := s.client.HGet(ctx, mk, "u").Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return unavailable("clear", err)
+	}
+	p := s.client.Pipeline()
+	p.Del(ctx, sk)
+	p.Del(ctx, mk)
+	if uk != "" {
+		p.SRem(ctx, uk, sk)
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		return unavailable("clear", err)
+	}
+	return nil
+}
+
+// sealValue encrypts plain with AES-256-GCM under key, binding it to the
+// Redis key name; the random nonce is prepended.
+func sealValue(key []byte, keyName string, plain []byte) ([]byte, error) {
+	aead, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	nonce := randomBytes(aead.NonceSize())
+	return aead.Seal(nonce, nonce, plain, []byte(keyName)), nil
+}
+
+func openValue(key []byte, keyName string, blob []byte) ([]byte, error) {
+	aead, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	if len(blob) < aead.NonceSize() {
+		return nil, ErrInvalid
+	}
+	n := aead.NonceSize()
+	return aead.Open(nil, blob[:n], blob[n:], []byte(keyName))
+}
+
+func newGCM(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("session: aes: %w", err)
+	}
+	return cipher.NewGCM(block)
+}
