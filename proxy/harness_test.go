@@ -290,3 +290,13 @@ func echoed(t *testing.T, r *http.Response) echo.Request {
 	}
 	return got
 }
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+func urlEscape(s string) string { return url.QueryEscape(s) }
