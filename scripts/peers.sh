@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # peers.sh installs and builds the real servers the test suite talks to:
-# redis-server, nginx and chromium from Debian; Dex and Caddy from the Go module proxy.
+# redis-server, nginx, chromium and wrk from Debian; Caddy from its Go module; and
+# the test OpenID provider built from tools/testop (the zitadel/oidc example OP,
+# listening on loopback only; its own Go module so gatehouse's go.mod stays free
+# of it).
 # Built binaries are cached under $GATEHOUSE_PEERS (default ~/.cache/gatehouse-test),
-# keyed by version, so only the first run on a machine pays for the builds.
-# It prints shell `export` lines for the test run to eval.
+# keyed by version or source hash, so only the first run on a machine pays for the builds.
+# It prints shell `export` lines (and nothing else) on stdout for the test run to
+# eval; progress goes to stderr.
+#
+# Why not Dex as the OpenID provider: the current Dex module needs a
+# pseudo-version of github.com/dexidp/dex/api/v2 that the Go module proxy does
+# not serve ("not available"), and the released api/v2 v2.4.0 lacks types
+# that Dex uses, so Dex cannot be built here.
 set -euo pipefail
 
 PEERS="${GATEHOUSE_PEERS:-$HOME/.cache/gatehouse-test}"
-DEX_VERSION="v0.0.0-20260806151424-ab64ed778070"
-DEX_COMMIT="ab64ed778070"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CADDY_VERSION="v2.11.9"
 mkdir -p "$PEERS"
 
@@ -26,19 +34,15 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >&2
 fi
 
-dex="$PEERS/dex-$DEX_COMMIT"
-if [ ! -x "$dex" ]; then
-  log "building Dex $DEX_VERSION (a few minutes, once)"
-  src=$(GOFLAGS=-mod=mod go mod download -json "github.com/dexidp/dex@$DEX_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-  work=$(mktemp -d)
-  cp -r "$src/." "$work/"
-  chmod -R u+w "$work"
-  (cd "$work" &&
-    go mod edit -dropreplace github.com/dexidp/dex/api/v2 &&
-    go get "github.com/dexidp/dex/api/v2@$DEX_COMMIT" >&2 &&
-    CGO_ENABLED=0 go build -o "$dex.tmp" ./cmd/dex >&2)
-  mv "$dex.tmp" "$dex"
-  rm -rf "$work"
+# The test OpenID provider: cached by a hash of its module's sources, so an
+# edit to tools/testop (or a new zitadel/oidc version in its go.mod) rebuilds it.
+testop_src="$ROOT/tools/testop"
+testop_hash=$(cd "$testop_src" && cat go.mod go.sum $(ls *.go | LC_ALL=C sort) | sha256sum | cut -c1-16)
+testop="$PEERS/testop-$testop_hash"
+if [ ! -x "$testop" ]; then
+  log "building the test OpenID provider (tools/testop)"
+  (cd "$testop_src" && GOWORK=off CGO_ENABLED=0 go build -mod=readonly -trimpath -o "$testop.tmp" . >&2)
+  mv "$testop.tmp" "$testop"
 fi
 
 caddy="$PEERS/caddy-$CADDY_VERSION"
@@ -48,7 +52,7 @@ if [ "${GATEHOUSE_NO_CADDY:-}" = "" ] && [ ! -x "$caddy" ]; then
   mv "$PEERS/bin-caddy/caddy" "$caddy"
 fi
 
-echo "export GATEHOUSE_DEX_BIN=$dex"
+echo "export GATEHOUSE_OIDC_OP_BIN=$testop"
 [ -x "$caddy" ] && echo "export GATEHOUSE_CADDY_BIN=$caddy"
 echo "export GATEHOUSE_REDIS_BIN=$(command -v redis-server)"
 echo "export GATEHOUSE_NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)"
