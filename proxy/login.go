@@ -85,11 +85,19 @@ func (g *Gateway) start(w http.ResponseWriter, r *http.Request) error {
 		Redirect: g.safeRedirect(r, st, r.URL.Query().Get("rd")),
 		Issued:   g.now(),
 	}
+	authURL := p.AuthCodeURL(ls.State, ls.Nonce, ls.Verifier, g.callbackURL(st))
+	if authURL == "" {
+		// The provider is not ready (discovery has not succeeded yet).
+		return newHTTPError(http.StatusServiceUnavailable, "The identity provider is unavailable. Please try again shortly.", fmt.Errorf("start: provider %q not ready", p.ID()))
+	}
 	if err := g.opts.LoginStates.Put(w, r, ls); err != nil {
+		if errors.Is(err, session.ErrTooLarge) {
+			return badRequest("The address you were going to is too long.", err)
+		}
 		return fmt.Errorf("start: save login state: %w", err)
 	}
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	http.Redirect(w, r, p.AuthCodeURL(ls.State, ls.Nonce, ls.Verifier, g.callbackURL(st)), http.StatusFound)
+	http.Redirect(w, r, authURL, http.StatusFound)
 	return nil
 }
 

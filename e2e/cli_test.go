@@ -1,0 +1,113 @@
+package e2e
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDemoLoginOverHTTP(t *testing.T) {
+	addr := freeAddr(t)
+	p := start(t, addr, "demo", "--listen", addr)
+	var password string
+	deadline := time.After(30 * time.Second)
+	for password == "" {
+		select {
+		case line := <-p.lines:
+			if v, ok := strings.CutPrefix(line, "password: "); ok {
+				password = v
+			}
+		case <-deadline:
+			t.Fatal("demo printed no password line")
+		}
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	resp, err := c.Get(p.url("/oauth2/sign_in?rd=/hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(readAll(t, resp.Body))
+	resp.Body.Close()
+	if m == nil {
+		t.Fatal("no CSRF token on the demo sign-in page")
+	}
+	form := url.Values{"csrf": {m[1]}, "username": {"demo"}, "password": {password}, "rd": {"/hello"}}
+	req, _ := http.NewRequest(http.MethodPost, p.url("/oauth2/sign_in"), strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "text/html")
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := readAll(t, resp.Body)
+	resp.Body.Close()
+	if resp.Request.URL.Path != "/hello" || !strings.Contains(page, "Signed in as <strong>demo</strong>") || !strings.Contains(page, "demo@example.com") {
+		t.Fatalf("after demo login: %s %.400s", resp.Request.URL, page)
+	}
+}
+
+func TestCheckCommand(t *testing.T) {
+	out, err := exec.Command(gatehouseBin, "check", "--config", "../config.example.yaml").CombinedOutput()
+	if err != nil {
+		t.Fatalf("check config.example.yaml: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	bad := writeFile(t, dir, "bad.yaml", "server:\n  listen: nowhere\nsession:\n  secrets: [short]\n  bogus: 1\n")
+	cmd := exec.Command(gatehouseBin, "check", "--config", bad)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	err = cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("check of a bad file: %v, want exit 1", err)
+	}
+	for _, want := range []string{bad + ":2: server.listen:", bad + ":4: session.secrets[0]:", bad + ":5: session.bogus:"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	if strings.Contains(stdout.String(), "short") {
+		t.Error("check printed the secret's value")
+	}
+}
+
+func TestExplainCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "g.yaml", `
+session: {secrets: ["0123456789abcdef0123456789abcdef"]}
+providers: [{id: local, type: local, users_file: u.yaml}]
+roles:
+  admin: {emails: [root@example.com]}
+rules:
+  - {name: health, path: /healthz, allow: public}
+  - {name: admin, prefix: /admin, methods: [GET, POST], allow: {roles: [admin]}}
+  - {name: everyone, prefix: /, allow: authenticated}
+`)
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--email", "root@example.com", "GET", "https://app.example.com/admin/x"}, []string{"decision: allow", `rules[1] "admin"`}},
+		{[]string{"--email", "bob@example.com", "GET", "https://app.example.com/admin/x"}, []string{"decision: forbid", `rules[1] "admin"`}},
+		{[]string{"--anonymous", "GET", "https://app.example.com/healthz"}, []string{"decision: allow", `rules[0] "health"`}},
+		{[]string{"--anonymous", "GET", "https://app.example.com/x"}, []string{"decision: login", `rules[2] "everyone"`}},
+		{[]string{"--email", "bob@example.com", "DELETE", "https://app.example.com/admin/x"}, []string{"decision: allow", `rules[2] "everyone"`}},
+	} {
+		args := append([]string{"explain", "--config", cfg}, tc.args...)
+		out, err := exec.Command(gatehouseBin, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", tc.args, err, out)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("%v: output lacks %q:\n%s", tc.args, w, out)
+			}
+		}
+	}
+}

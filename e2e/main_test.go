@@ -1,0 +1,154 @@
+// Package e2e runs the gatehouse binary as a user would: built from
+// ./cmd/gatehouse, configured with a file, in front of a real upstream, with a
+// real OpenID Connect provider (see internal/testpeers and scripts/peers.sh).
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testpeers"
+)
+
+var gatehouseBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gatehouse-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	gatehouseBin = filepath.Join(dir, "gatehouse")
+	build := exec.Command("go", "build", "-o", gatehouseBin, "../cmd/gatehouse")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build gatehouse:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// process is a running gatehouse.
+type process struct {
+	cmd    *exec.Cmd
+	addr   string
+	mu     sync.Mutex
+	stdout strings.Builder
+	stderr strings.Builder
+	lines  chan string
+}
+
+// start runs gatehouse with args and stops it when the test ends.
+func start(t *testing.T, addr string, args ...string) *process {
+	t.Helper()
+	p := &process{addr: addr, lines: make(chan string, 64)}
+	p.cmd = exec.Command(gatehouseBin, args...)
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Stderr = &lockedWriter{mu: &p.mu, b: &p.stderr}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.stdout.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+			select {
+			case p.lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+		if t.Failed() {
+			p.mu.Lock()
+			t.Logf("gatehouse stderr:\n%s", p.stderr.String())
+			p.mu.Unlock()
+		}
+	})
+	p.waitReady(t)
+	return p
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *strings.Builder
+}
+
+func (w *lockedWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(b)
+}
+
+func (p *process) logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+func (p *process) url(path string) string { return "http://" + p.addr + path }
+
+// waitReady polls /ping until it answers or a deadline passes.
+func (p *process) waitReady(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.url("/ping"), nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("gatehouse did not come up on %s; stderr:\n%s", p.addr, p.logs())
+		case <-tick.C:
+		}
+	}
+}
+
+// freeAddr returns a free 127.0.0.1 address.
+func freeAddr(t *testing.T) string {
+	return fmt.Sprintf("127.0.0.1:%d", testpeers.FreePort(t))
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func readAll(t *testing.T, r io.Reader) string {
+	t.Helper()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
