@@ -85,8 +85,9 @@ func TestSecretsNeverPrint(t *testing.T) {
 		"%+v":          fmt.Sprintf("%+v", *c),
 		"%#v":          fmt.Sprintf("%#v", *c),
 		"%v session":   fmt.Sprintf("%v", c.Session),
-		"%s provider":  fmt.Sprintf("%s", c.Providers[0]),
-		"%+v redis":    fmt.Sprintf("%+v", &c.Session.Redis),
+		//lint:ignore S1025 the %s verb is what this case tests
+		"%s provider": fmt.Sprintf("%s", c.Providers[0]),
+		"%+v redis":   fmt.Sprintf("%+v", &c.Session.Redis),
 	}
 	for what, out := range outputs {
 		t.Run(what, func(t *testing.T) { assertNoSecrets(t, what, out) })

@@ -152,6 +152,9 @@ type Upstream struct {
 	PassIDToken     bool          `yaml:"pass_id_token"`     // Authorization: Bearer <id token>
 	PreserveHost    bool          `yaml:"preserve_host"`     // send the client's Host instead of the upstream's
 	FlushInterval   time.Duration `yaml:"flush_interval"`
+	// Timeout is how long to wait for the upstream's response headers
+	// (default server.upstream_timeout); a slow upstream gets a 504.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Rule is one authorization rule; the first that matches decides.

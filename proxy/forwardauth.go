@@ -32,6 +32,7 @@ func (g *Gateway) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	dec := st.policy.Decide(id, policy.Request{Method: orig.method, Host: host, Path: path})
+	recordDecision(r, dec, id)
 	switch dec.Result {
 	case policy.Allow:
 		if id != nil {
@@ -48,7 +49,6 @@ func (g *Gateway) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 		}
 		return errUnauthorized
 	}
-	g.log.InfoContext(r.Context(), "access denied", "request_id", requestID(r.Context()), "rule", dec.Rule, "reason", dec.Reason)
 	return errForbidden
 }
 

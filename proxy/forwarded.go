@@ -105,8 +105,6 @@ type originalRequest struct {
 	uri    string // escaped path plus optional ?query
 }
 
-func (o originalRequest) url() string { return o.scheme + "://" + o.host + o.uri }
-
 // requestScheme is https when the connection is TLS or a trusted proxy says so.
 func (t *trustedProxies) requestScheme(r *http.Request) string {
 	if t.peerTrusted(r) {

@@ -223,7 +223,7 @@ func (g *Gateway) localLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	id, err := g.opts.Local.Authenticate(r.Context(), user, password, otp)
 	if err != nil {
-		g.log.WarnContext(r.Context(), "local login failed", "request_id", requestID(r.Context()), "provider", g.opts.Local.ID(), "error", err)
+		g.log.WarnContext(r.Context(), "local login failed", "request_id", requestID(r.Context()), "provider", g.opts.Local.ID(), "client_ip", st.trusted.clientIP(r).String(), "error", err)
 		if !errors.Is(err, providers.ErrInvalidCredentials) {
 			return loginError(err)
 		}

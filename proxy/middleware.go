@@ -24,7 +24,29 @@ const (
 
 type ctxKey int
 
-const requestIDKey ctxKey = iota
+const (
+	requestIDKey ctxKey = iota
+	auditKey
+)
+
+// audit is what the access log line records about a request's decision; the
+// handlers fill it in. It never holds cookies, tokens or query strings.
+type audit struct {
+	decision string
+	rule     string
+	reason   string
+	provider string
+	subject  string
+	email    string
+}
+
+func auditOf(ctx context.Context) *audit {
+	a, _ := ctx.Value(auditKey).(*audit)
+	if a == nil {
+		return &audit{}
+	}
+	return a
+}
 
 func requestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey).(string)
@@ -97,27 +119,44 @@ func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return http.NewResponseController(s.ResponseWriter).Hijack()
 }
 
-// accessLog writes one line per request. The query string is logged with the
-// values of sensitive parameters (code, state, tokens) redacted.
+// accessLog writes one line per request: the access log and the audit
+// record of the decision in one. The query string is logged with the values
+// of sensitive parameters (code, state, tokens) redacted.
 func (g *Gateway) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := g.now()
 		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
+		a := &audit{}
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), auditKey, a)))
 		if !g.log.Enabled(r.Context(), slog.LevelInfo) {
 			return
 		}
-		g.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		attrs := make([]slog.Attr, 0, 16)
+		attrs = append(attrs,
 			slog.String("request_id", requestID(r.Context())),
 			slog.String("method", r.Method),
 			slog.String("host", r.Host),
 			slog.String("path", r.URL.EscapedPath()),
-			slog.String("query", redactQuery(r.URL.RawQuery)),
+		)
+		if r.URL.RawQuery != "" {
+			attrs = append(attrs, slog.String("query", redactQuery(r.URL.RawQuery)))
+		}
+		attrs = append(attrs,
 			slog.Int("status", rec.status),
 			slog.Int64("bytes", rec.bytes),
 			slog.Duration("duration", g.now().Sub(start)),
 			slog.String("remote", r.RemoteAddr),
 		)
+		if a.decision != "" {
+			attrs = append(attrs, slog.String("decision", a.decision), slog.String("rule", a.rule), slog.String("reason", a.reason))
+		}
+		if a.subject != "" {
+			attrs = append(attrs, slog.String("provider", a.provider), slog.String("subject", a.subject))
+			if a.email != "" {
+				attrs = append(attrs, slog.String("email", a.email))
+			}
+		}
+		g.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	})
 }
 

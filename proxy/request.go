@@ -3,8 +3,10 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/identity"
 	"github.com/gatehouse-dev/gatehouse/policy"
@@ -67,17 +69,29 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	dec := st.policy.Decide(id, policy.Request{Method: r.Method, Host: host, Path: path})
+	recordDecision(r, dec, id)
 	switch dec.Result {
 	case policy.Login:
 		return g.requireLogin(w, r, st, host, path)
 	case policy.Forbid:
-		g.log.InfoContext(r.Context(), "access denied", "request_id", requestID(r.Context()), "rule", dec.Rule, "reason", dec.Reason)
 		return errForbidden
 	}
 	scheme := st.trusted.requestScheme(r)
 	pc := &proxyContext{id: id, sess: sess, path: path, scheme: scheme, trusted: st.trusted.peerTrusted(r)}
 	ctx := context.WithValue(r.Context(), proxyCtxKey{}, pc)
 	ctx = context.WithValue(ctx, gatewayCtxKey{}, g)
+	if isUpgrade(r) {
+		if !sameOriginOrAllowed(r, st, scheme) {
+			return newHTTPError(http.StatusForbidden, "Cross-origin WebSocket connections are not allowed.", fmt.Errorf("websocket: origin %q", r.Header.Get("Origin")))
+		}
+		// An upgraded connection outlives the request: end it when the
+		// session ends (ReverseProxy closes the tunnel when ctx is done).
+		if sess != nil && !sess.ExpiresAt.IsZero() {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, sess.ExpiresAt)
+			defer cancel()
+		}
+	}
 	if up.demo {
 		// The built-in demo app gets the same headers a real upstream would.
 		removeGatewayCookies(r, session.CookieName(st.cfg.Session.Cookie))
@@ -111,4 +125,48 @@ func (g *Gateway) requireLogin(w http.ResponseWriter, r *http.Request, st *state
 	}
 	http.Redirect(w, r, target+"?rd="+url.QueryEscape(rd), http.StatusFound)
 	return nil
+}
+
+// recordDecision puts the decision into the request's audit record, which
+// the access log writes as one line.
+func recordDecision(r *http.Request, dec policy.Decision, id *identity.Identity) {
+	a := auditOf(r.Context())
+	a.decision, a.rule, a.reason = dec.Result.String(), dec.Rule, dec.Reason
+	if id != nil {
+		a.provider, a.subject, a.email = id.Provider, id.Subject, id.Email
+	}
+}
+
+func isUpgrade(r *http.Request) bool {
+	return r.Header.Get("Upgrade") != "" && headerHasToken(r.Header, "Connection", "upgrade")
+}
+
+func headerHasToken(h http.Header, key, token string) bool {
+	for _, v := range h.Values(key) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sameOriginOrAllowed checks a WebSocket handshake's Origin (cross-site
+// WebSocket hijacking): it must be the request's own origin, or a host
+// gatehouse may redirect to. Non-browser clients send no Origin.
+func sameOriginOrAllowed(r *http.Request, st *state, scheme string) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) && (u.Scheme == scheme || u.Scheme == "https") {
+		return true
+	}
+	_, ok := st.redirects.Check(u.Scheme + "://" + u.Host + "/")
+	return ok
 }

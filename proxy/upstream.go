@@ -51,7 +51,7 @@ func newUpstreams(cfg *config.Config, demo http.Handler) (*upstreams, error) {
 		u.list = append(u.list, &upstream{path: "/", proxy: demo, demo: true})
 		return u, nil
 	}
-	transport := newTransport(cfg.Server.UpstreamTimeout)
+	transports := map[time.Duration]*http.Transport{}
 	cookiePrefix := session.CookieName(cfg.Session.Cookie)
 	for i, uc := range cfg.Upstreams {
 		target, err := url.Parse(uc.URL)
@@ -62,9 +62,16 @@ func newUpstreams(cfg *config.Config, demo http.Handler) (*upstreams, error) {
 		if up.path == "" {
 			up.path = "/"
 		}
+		timeout := uc.Timeout
+		if timeout <= 0 {
+			timeout = cfg.Server.UpstreamTimeout
+		}
+		if transports[timeout] == nil {
+			transports[timeout] = newTransport(timeout)
+		}
 		up.proxy = &httputil.ReverseProxy{
 			Rewrite:        up.rewrite(cookiePrefix),
-			Transport:      transport,
+			Transport:      transports[timeout],
 			FlushInterval:  uc.FlushInterval,
 			ErrorHandler:   upstreamError,
 			ModifyResponse: filterUpstreamResponse(cookiePrefix),

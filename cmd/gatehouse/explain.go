@@ -69,10 +69,8 @@ func cmdExplain(args []string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintln(stdout, "identity: anonymous")
 	}
-	rule := dec.Rule
-	if dec.RuleIndex < 0 {
-		rule = "default"
-	} else {
+	rule := "default"
+	if dec.RuleIndex >= 0 {
 		rule = fmt.Sprintf("rules[%d] %q", dec.RuleIndex, dec.Rule)
 	}
 	fmt.Fprintf(stdout, "decision: %s\nrule: %s\nwhy: %s\n", dec.Result, rule, dec.Reason)
@@ -87,5 +85,3 @@ func firstNonEmpty(v ...string) string {
 	}
 	return ""
 }
-
-var _ = config.Config{}

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -83,5 +82,3 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) bool {
 	}
 	return true
 }
-
-var errUsage = errors.New("usage")

@@ -1,0 +1,163 @@
+package proxy_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/echo"
+)
+
+func TestRoutingByHostAndLongestPath(t *testing.T) {
+	api := httptest.NewServer(echo.Handler())
+	t.Cleanup(api.Close)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "other:"+r.URL.Path) }))
+	t.Cleanup(other.Close)
+	e := newEnv(t, envOptions{
+		rules: "  - {name: public, prefix: /, allow: public}\n",
+		upstreams: fmt.Sprintf("  - {path: /, url: %q}\n  - {path: /api/, url: %q, strip_prefix: true}\n  - {host: other.test, path: /, url: %q}\n",
+			"http://127.0.0.1:1", api.URL, other.URL),
+	})
+	addr := strings.TrimPrefix(e.srv.URL, "http://")
+	if got := echoed(t, e.get(e.client(), "/api/v1/items")); got.Path != "/v1/items" {
+		t.Fatalf("strip_prefix: upstream saw %q", got.Path)
+	}
+	// The /api prefix is segment-aware: /apix goes to the catch-all (down here).
+	if r := e.get(e.client(), "/apix"); r.StatusCode != http.StatusBadGateway {
+		t.Fatalf("/apix: %d, want 502 from the catch-all upstream", r.StatusCode)
+	}
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /x HTTP/1.1\r\nHost: OTHER.test\r\nConnection: close\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(resp.Body); string(b) != "other:/x" {
+		t.Fatalf("host routing: %q", b)
+	}
+}
+
+func TestSlowUpstreamIs504(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(release) })
+	e := newEnv(t, envOptions{
+		rules:     "  - {name: public, prefix: /, allow: public}\n",
+		upstreams: fmt.Sprintf("  - {path: /, url: %q, timeout: 50ms}\n", slow.URL),
+	})
+	resp := e.get(e.client(), "/", "Accept", "text/html")
+	if resp.StatusCode != http.StatusGatewayTimeout {
+		t.Fatalf("status %d, want 504", resp.StatusCode)
+	}
+	if b := body(t, resp); strings.Contains(b, slow.URL) || strings.Contains(b, "timeout awaiting") {
+		t.Fatalf("504 page leaks internals: %s", b)
+	}
+}
+
+func TestServerSentEventsAreFlushed(t *testing.T) {
+	next := make(chan struct{})
+	sse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: one\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-next:
+		case <-r.Context().Done():
+			return
+		}
+		io.WriteString(w, "data: two\n\n")
+	}))
+	t.Cleanup(sse.Close)
+	e := newEnv(t, envOptions{rules: "  - {name: public, prefix: /, allow: public}\n", upstreams: fmt.Sprintf("  - {path: /, url: %q}\n", sse.URL)})
+	resp := e.get(e.client(), "/events")
+	r := bufio.NewReader(resp.Body)
+	line, err := r.ReadString('\n')
+	if err != nil || line != "data: one\n" {
+		t.Fatalf("first event before the stream ended: %q %v", line, err)
+	}
+	close(next)
+}
+
+// wsUpstream completes a WebSocket-style upgrade and echoes bytes back.
+func wsUpstream(t *testing.T) *httptest.Server {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "websocket" {
+			http.Error(w, "want upgrade", 400)
+			return
+		}
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Seen-User: %s\r\n\r\n", r.Header.Get("X-Forwarded-User"))
+		brw.Flush()
+		io.Copy(conn, brw)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func wsHandshake(t *testing.T, addr string, extra string) (*http.Response, net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n", addr, extra)
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, conn, br
+}
+
+func TestWebSocketUpgradeOnlyAfterRulesAllow(t *testing.T) {
+	ws := wsUpstream(t)
+	e := newEnv(t, envOptions{upstreams: fmt.Sprintf("  - {path: /, url: %q}\n", ws.URL)})
+	addr := strings.TrimPrefix(e.srv.URL, "http://")
+
+	resp, _, _ := wsHandshake(t, addr, "")
+	if resp.StatusCode == http.StatusSwitchingProtocols || (resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusFound) {
+		t.Fatalf("anonymous upgrade: %d, want 401/302", resp.StatusCode)
+	}
+
+	c := e.client()
+	e.oidcLogin(c, "/")
+	var cookie string
+	for _, ck := range c.Jar.Cookies(mustURL(e.srv.URL)) {
+		cookie += "Cookie: " + ck.Name + "=" + ck.Value + "\r\n"
+	}
+	resp, _, _ = wsHandshake(t, addr, cookie+"Origin: https://evil.example\r\n")
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-origin upgrade: %d, want 403", resp.StatusCode)
+	}
+	resp, conn, br := wsHandshake(t, addr, cookie+"Origin: "+e.srv.URL+"\r\n")
+	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("X-Seen-User") != "alice" {
+		t.Fatalf("upgrade: %d, upstream saw user %q", resp.StatusCode, resp.Header.Get("X-Seen-User"))
+	}
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(conn, "ping")
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(br, buf); err != nil || string(buf) != "ping" {
+		t.Fatalf("echo over the tunnel: %q %v", buf, err)
+	}
+}
