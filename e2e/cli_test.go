@@ -111,3 +111,56 @@ rules:
 		}
 	}
 }
+
+func TestConfigReloadOnFileChange(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	rules := func(allow string) string {
+		return `
+server: {listen: "` + addr + `"}
+session: {secrets: ["0123456789abcdef0123456789abcdef"], cookie: {secure: false}}
+providers: [{id: local, type: local, users_file: users.yaml}]
+upstreams: [{path: /, url: "http://127.0.0.1:1"}]
+rules:
+  - {name: status-page, path: /status, allow: ` + allow + `}
+`
+	}
+	writeFile(t, dir, "users.yaml", "users:\n  - {username: u, password: \"$argon2id$v=19$m=65536,t=3,p=2$yecPvGLSV3d1fnmE+51ROg$3j+w6Yamd1UcyJR6iVGWFcviPUIx8TCsCBR4MSo8cCk\"}\n")
+	cfg := writeFile(t, dir, "g.yaml", rules("public"))
+	p := start(t, addr, "serve", "--config", cfg, "--watch-interval", "20ms")
+	status := func() int {
+		req, _ := http.NewRequest(http.MethodGet, p.url("/status"), nil)
+		req.Header.Set("Accept", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := status(); s != http.StatusBadGateway { // public: proxied to a dead upstream
+		t.Fatalf("before reload: %d, want 502", s)
+	}
+	// A broken config is refused and the old one keeps serving.
+	writeFile(t, dir, "g.yaml", rules("nobody-knows-this"))
+	waitFor(t, func() bool { return strings.Contains(p.logs(), "config reload rejected") })
+	if s := status(); s != http.StatusBadGateway {
+		t.Fatalf("after a broken config: %d, want the old rules (502)", s)
+	}
+	writeFile(t, dir, "g.yaml", rules("authenticated"))
+	waitFor(t, func() bool { return status() == http.StatusUnauthorized })
+}
+
+// waitFor polls cond until it holds or a deadline passes.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met before the deadline")
+		}
+		<-tick.C
+	}
+}

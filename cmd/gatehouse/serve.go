@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/config"
 )
@@ -19,6 +21,7 @@ import (
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	cfgPath := configFlag(fs)
+	watch := fs.Duration("watch-interval", 2*time.Second, "how often to check the config file for changes (0 = only on SIGHUP)")
 	if !parseFlags(fs, args, stderr) {
 		return 2
 	}
@@ -49,6 +52,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return
 		}
 		log.Info("config reloaded", "file", *cfgPath)
+	}
+	if *watch > 0 {
+		go watchFile(ctx, *cfgPath, *watch, reload)
 	}
 	if err := serve(ctx, cfg, a, log, reload, nil); err != nil {
 		log.Error("server failed", "error", err)
@@ -112,4 +118,33 @@ func serve(ctx context.Context, cfg *config.Config, a *app, log *slog.Logger, re
 			return nil
 		}
 	}
+}
+
+// watchFile calls changed whenever the file's content changes, checking
+// every interval. Polling needs no inotify and also sees a Kubernetes
+// ConfigMap's symlink swap.
+func watchFile(ctx context.Context, path string, interval time.Duration, changed func()) {
+	last := fileDigest(path)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if d := fileDigest(path); d != last && d != "" {
+				last = d
+				changed()
+			}
+		}
+	}
+}
+
+func fileDigest(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return string(sum[:])
 }
