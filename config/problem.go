@@ -119,3 +119,7 @@ func under(key, path string) bool {
 	rest := key[len(path):]
 	return rest == "" || path == "" || rest[0] == '.' || rest[0] == '['
 }
+
+// Problem returns a Problem for key (a YAML path such as "rules[2]") with the
+// line it came from, for callers that find problems after loading (lints).
+func (c *Config) Problem(key, msg string) Problem { return c.problem(key, msg) }

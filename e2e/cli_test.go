@@ -75,6 +75,19 @@ func TestCheckCommand(t *testing.T) {
 	if strings.Contains(stdout.String(), "short") {
 		t.Error("check printed the secret's value")
 	}
+
+	// A rule that can never match is a warning, not an error.
+	writeFile(t, dir, "u.yaml", "users:\n  - {username: u, password: \"$argon2id$v=19$m=65536,t=3,p=2$yecPvGLSV3d1fnmE+51ROg$3j+w6Yamd1UcyJR6iVGWFcviPUIx8TCsCBR4MSo8cCk\"}\n")
+	shadowed := writeFile(t, dir, "shadowed.yaml", `session: {secrets: ["0123456789abcdef0123456789abcdef"]}
+providers: [{id: local, type: local, users_file: u.yaml}]
+rules:
+  - {name: everyone, prefix: /, allow: authenticated}
+  - {name: admin, prefix: /admin, deny: true}
+`)
+	out, err = exec.Command(gatehouseBin, "check", "--config", shadowed).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "warning: "+shadowed+":5: rules[1]: rule \"admin\" can never match") {
+		t.Fatalf("check of a shadowed rule: %v\n%s", err, out)
+	}
 }
 
 func TestExplainCommand(t *testing.T) {

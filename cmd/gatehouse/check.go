@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/providers/local"
 )
 
@@ -50,6 +51,20 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if bad {
 		return 1
 	}
+	// Lint: rules that can never match are legal but almost always a mistake.
+	if pol, err := policy.New(cfg); err != nil {
+		fmt.Fprintln(stdout, err)
+		return 1
+	} else {
+		for _, sh := range pol.Shadowed() {
+			fmt.Fprintf(stdout, "warning: %s\n", shadowProblem(cfg, sh).String())
+		}
+	}
 	fmt.Fprintf(stdout, "%s: OK\n", *cfgPath)
 	return 0
+}
+
+func shadowProblem(cfg *config.Config, sh policy.Shadow) config.Problem {
+	return cfg.Problem(fmt.Sprintf("rules[%d]", sh.Index),
+		fmt.Sprintf("rule %q can never match: rules[%d] %q before it always matches first", sh.Name, sh.ByIndex, sh.ByName))
 }

@@ -74,6 +74,9 @@ func cmdExplain(args []string, stdout, stderr io.Writer) int {
 		rule = fmt.Sprintf("rules[%d] %q", dec.RuleIndex, dec.Rule)
 	}
 	fmt.Fprintf(stdout, "decision: %s\nrule: %s\nwhy: %s\n", dec.Result, rule, dec.Reason)
+	for _, sh := range pol.Shadowed() {
+		fmt.Fprintf(stdout, "unreachable: %s\n", shadowProblem(cfg, sh).String())
+	}
 	return 0
 }
 
