@@ -57,3 +57,13 @@ echo "export GATEHOUSE_OIDC_OP_BIN=$testop"
 echo "export GATEHOUSE_REDIS_BIN=$(command -v redis-server)"
 echo "export GATEHOUSE_NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)"
 echo "export GATEHOUSE_CHROMIUM_BIN=$(command -v chromium)"
+
+# Helm, for deploy/'s tests (helm lint and helm template of deploy/helm/gatehouse).
+HELM_VERSION="v3.22.0"
+helm="$PEERS/helm-$HELM_VERSION"
+if [ ! -x "$helm" ]; then
+  log "building Helm $HELM_VERSION (a few minutes, once)"
+  GOBIN="$PEERS/bin-helm" CGO_ENABLED=0 go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >&2
+  mv "$PEERS/bin-helm/helm" "$helm"
+fi
+echo "export GATEHOUSE_HELM_BIN=$helm"
