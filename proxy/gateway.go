@@ -48,6 +48,7 @@ type Gateway struct {
 	handler  http.Handler
 	provByID map[string]providers.Provider
 	draining atomic.Bool
+	flights  flights
 }
 
 // state is everything a config reload replaces at once.

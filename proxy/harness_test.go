@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/echo"
@@ -59,6 +60,15 @@ type env struct {
 	idp      *testidp.IDP
 	logs     *syncBuffer
 	cfg      *config.Config
+	opts     envOptions
+}
+
+func (o envOptions) sessionYAML() string {
+	out := o.session
+	if o.redis != "" {
+		out += "\n  store: redis\n  redis: {url: \"redis://" + o.redis + "/0\"}"
+	}
+	return out
 }
 
 type syncBuffer struct {
@@ -85,6 +95,10 @@ type envOptions struct {
 	upstreams string // YAML list body; default: the echo upstream at /
 	trusted   string // trusted_proxies list
 	upstream  http.Handler
+	session   string // extra YAML lines under session:
+	now       func() time.Time
+	idpOpts   []testidp.Option
+	redis     string // address of a redis-server: use the Redis store
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -105,7 +119,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	e.upstream = httptest.NewServer(up)
 	t.Cleanup(e.upstream.Close)
-	e.idp = testidp.New(t, testidp.WithRedirectURI(e.srv.URL+"/oauth2/callback"))
+	e.idp = testidp.New(t, append([]testidp.Option{testidp.WithRedirectURI(e.srv.URL + "/oauth2/callback")}, o.idpOpts...)...)
+	e.opts = o
 
 	dir := t.TempDir()
 	users := fmt.Sprintf("users:\n  - username: carol\n    email: carol@example.com\n    groups: [ops]\n    password: %q\n", carolPasswordHash(t))
@@ -128,6 +143,7 @@ server:
 session:
   secrets: [%q]
   cookie: {secure: false}
+%s
 providers:
   - {id: idp, type: oidc, name: Test IdP, issuer: %q, client_id: %q, client_secret: %q}
   - {id: local, type: local, users_file: users.yaml, totp: "off"}
@@ -136,7 +152,7 @@ upstreams:
 rules:
 %s
 %s
-`, e.srv.URL, o.trusted, testSecret, e.idp.Issuer(), e.idp.ClientID(), e.idp.ClientSecret(), o.upstreams, o.rules, o.extra)
+`, e.srv.URL, o.trusted, testSecret, o.sessionYAML(), e.idp.Issuer(), e.idp.ClientID(), e.idp.ClientSecret(), o.upstreams, o.rules, o.extra)
 	cfgPath := filepath.Join(dir, "gatehouse.yaml")
 	if err := os.WriteFile(cfgPath, []byte(raw), 0o600); err != nil {
 		t.Fatal(err)
@@ -177,15 +193,32 @@ func (e *env) build(cfg *config.Config) *proxy.Gateway {
 			localAuth = p
 		}
 	}
-	store, err := session.NewCookieStore(cfg.Session, session.Options{Logger: log})
+	sopts := session.Options{Logger: log, Now: e.opts.now}
+	var store session.Store
+	var ready []func(context.Context) error
+	if cfg.Session.Store == "redis" {
+		client, err := session.NewRedisClient(cfg.Session.Redis)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { client.Close() })
+		rs, err := session.NewRedisStore(client, cfg.Session, sopts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		store, ready = rs, append(ready, rs.Ping)
+	} else {
+		cs, err := session.NewCookieStore(cfg.Session, sopts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		store = cs
+	}
+	states, err := session.NewLoginStates(cfg.Session, sopts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	states, err := session.NewLoginStates(cfg.Session, session.Options{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := proxy.New(proxy.Options{Config: cfg, Sessions: store, LoginStates: states, Providers: redirectProviders, Local: localAuth, Logger: log})
+	gw, err := proxy.New(proxy.Options{Config: cfg, Sessions: store, LoginStates: states, Providers: redirectProviders, Local: localAuth, Logger: log, Now: e.opts.now, ReadyChecks: ready})
 	if err != nil {
 		t.Fatal(err)
 	}

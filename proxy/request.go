@@ -33,7 +33,16 @@ func (g *Gateway) identify(w http.ResponseWriter, r *http.Request, st *state) (*
 	if sess.Identity == nil {
 		return nil, nil, nil
 	}
-	if sess.Reissue {
+	if g.refreshDue(st, sess) {
+		refreshed, err := g.refresh(w, r, st, sess)
+		if err != nil {
+			return nil, nil, err
+		}
+		if refreshed == nil {
+			return nil, nil, nil
+		}
+		sess = refreshed
+	} else if sess.Reissue {
 		if err := g.opts.Sessions.Save(w, r, sess); err != nil {
 			g.log.WarnContext(r.Context(), "re-issue session cookie", "request_id", requestID(r.Context()), "error", err)
 		}

@@ -186,3 +186,25 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// StopKeepingData shuts the server down with SHUTDOWN SAVE, so the next
+// Start loads the same data from its directory: an outage that loses no
+// sessions. Stopping a stopped server does nothing.
+func (s *RedisServer) StopKeepingData() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	if conn, err := net.DialTimeout("tcp", s.Addr, time.Second); err == nil {
+		_, _ = conn.Write([]byte("SHUTDOWN SAVE\r\n"))
+		_ = conn.Close()
+	}
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+	s.cmd = nil
+}

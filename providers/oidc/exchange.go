@@ -192,7 +192,8 @@ func (p *Provider) mergeUserinfo(ctx context.Context, d *discovered, tok *oauth2
 	if err := ui.Claims(&uc); err != nil {
 		return fmt.Errorf("%w: oidc %q: userinfo claims: %w", providers.ErrInvalidToken, p.id, err)
 	}
-	for _, k := range []string{"email", "email_verified", p.groupsClaim, "preferred_username", "name", "hd"} {
+	// Never "hd": Google's hosted domain must come from the signed ID token.
+	for _, k := range []string{"email", "email_verified", p.groupsClaim, "preferred_username", "name"} {
 		if _, have := c[k]; !have && uc[k] != nil {
 			c[k] = uc[k]
 		}

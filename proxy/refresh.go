@@ -1,0 +1,190 @@
+package proxy
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/gatehouse-dev/gatehouse/providers"
+	"github.com/gatehouse-dev/gatehouse/session"
+)
+
+// sessionLocker is implemented by stores shared between replicas (Redis):
+// the replica that gets the lock refreshes; the others wait and re-read.
+type sessionLocker interface {
+	Lock(ctx context.Context, s *session.Session, ttl time.Duration) (unlock func(), ok bool, err error)
+}
+
+// flights makes concurrent refreshes of one session in this process
+// collapse into one call to the provider (a tiny singleflight).
+type flights struct {
+	mu sync.Mutex
+	m  map[[32]byte]*flight
+}
+
+type flight struct {
+	done chan struct{}
+	sess *session.Session
+	err  error
+}
+
+// refreshDue reports whether the session's access token is within
+// refresh_before of expiring and can be refreshed.
+func (g *Gateway) refreshDue(st *state, sess *session.Session) bool {
+	return sess.Tokens.RefreshToken != "" && !sess.Tokens.Expiry.IsZero() &&
+		!g.now().Before(sess.Tokens.Expiry.Add(-st.cfg.Session.Refresh))
+}
+
+// refresh renews the session's tokens through the provider's refresh token,
+// exactly once however many requests arrive at the same time, and re-reads
+// the identity so group changes take effect. A fatal refresh error
+// (invalid_grant) ends the session: it returns (nil, nil). A transient error
+// keeps the session as it is; the next request tries again.
+func (g *Gateway) refresh(w http.ResponseWriter, r *http.Request, st *state, sess *session.Session) (*session.Session, error) {
+	p, ok := g.provByID[sess.Identity.Provider]
+	if !ok {
+		return sess, nil
+	}
+	rf, ok := p.(providers.Refresher)
+	if !ok {
+		return sess, nil
+	}
+	key := sha256.Sum256([]byte(sess.Identity.Provider + "\x00" + sess.Tokens.RefreshToken))
+	g.flights.mu.Lock()
+	if g.flights.m == nil {
+		g.flights.m = map[[32]byte]*flight{}
+	}
+	if f, ok := g.flights.m[key]; ok {
+		g.flights.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		}
+		return g.afterFlight(w, r, f)
+	}
+	f := &flight{done: make(chan struct{})}
+	g.flights.m[key] = f
+	g.flights.mu.Unlock()
+
+	f.sess, f.err = g.doRefresh(r, st, sess, rf)
+	close(f.done)
+	g.flights.mu.Lock()
+	delete(g.flights.m, key)
+	g.flights.mu.Unlock()
+	return g.afterFlight(w, r, f)
+}
+
+// afterFlight writes the flight's outcome to this response: the new cookie
+// (cookie mode needs it on every response that may win the race in the
+// browser), or a cleared one when the session ended.
+func (g *Gateway) afterFlight(w http.ResponseWriter, r *http.Request, f *flight) (*session.Session, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	if f.sess == nil {
+		_ = g.opts.Sessions.Clear(w, r)
+		return nil, nil
+	}
+	if _, shared := g.opts.Sessions.(sessionLocker); !shared {
+		if err := g.opts.Sessions.Save(w, r, f.sess); err != nil {
+			g.log.WarnContext(r.Context(), "save refreshed session", "request_id", requestID(r.Context()), "error", err)
+		}
+	}
+	return f.sess, nil
+}
+
+func (g *Gateway) doRefresh(r *http.Request, st *state, sess *session.Session, rf providers.Refresher) (*session.Session, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 15*time.Second)
+	defer cancel()
+	if locker, ok := g.opts.Sessions.(sessionLocker); ok && sess.ID != "" {
+		unlock, got, err := locker.Lock(ctx, sess, 20*time.Second)
+		if err != nil {
+			return nil, &httpError{status: errStoreDown.status, msg: errStoreDown.msg, err: err}
+		}
+		if !got {
+			return g.waitForOtherReplica(ctx, r, sess)
+		}
+		defer unlock()
+		// Another replica may have refreshed between our load and our lock.
+		if cur, err := g.opts.Sessions.Load(r); err == nil && cur.Tokens.RefreshToken != sess.Tokens.RefreshToken {
+			return cur, nil
+		}
+	}
+	old := &oauth2.Token{AccessToken: sess.Tokens.AccessToken, RefreshToken: sess.Tokens.RefreshToken, Expiry: sess.Tokens.Expiry}
+	id, tok, err := rf.Refresh(ctx, old)
+	if err != nil {
+		if errors.Is(err, providers.ErrRefreshFatal) {
+			g.log.InfoContext(r.Context(), "refresh rejected; session ended", "request_id", requestID(r.Context()), "provider", sess.Identity.Provider, "subject", sess.Identity.Subject, "error", err)
+			return nil, nil
+		}
+		g.log.WarnContext(r.Context(), "refresh failed; keeping the session", "request_id", requestID(r.Context()), "provider", sess.Identity.Provider, "error", err)
+		return sess, nil
+	}
+	next := *sess
+	if id != nil {
+		if id.Subject != sess.Identity.Subject {
+			g.log.WarnContext(r.Context(), "refresh returned another subject; session ended", "request_id", requestID(r.Context()), "provider", sess.Identity.Provider)
+			return nil, nil
+		}
+		id.MFA = sess.Identity.MFA
+		next.Identity = id
+	}
+	next.Tokens.Expiry = tok.Expiry
+	if tok.RefreshToken != "" {
+		next.Tokens.RefreshToken = tok.RefreshToken
+	}
+	if sess.Tokens.AccessToken != "" {
+		next.Tokens.AccessToken = tok.AccessToken
+	}
+	if raw, ok := tok.Extra("id_token").(string); ok && sess.Tokens.IDToken != "" {
+		next.Tokens.IDToken = raw
+	}
+	// Save before anyone can use the old refresh token again (rotation).
+	if _, shared := g.opts.Sessions.(sessionLocker); shared {
+		if err := g.opts.Sessions.Save(discardWriter{}, r, &next); err != nil {
+			if errors.Is(err, session.ErrNoSession) {
+				return nil, nil // revoked while we refreshed
+			}
+			return nil, &httpError{status: errStoreDown.status, msg: errStoreDown.msg, err: err}
+		}
+	}
+	g.log.InfoContext(r.Context(), "session refreshed", "request_id", requestID(r.Context()), "provider", sess.Identity.Provider, "subject", sess.Identity.Subject)
+	return &next, nil
+}
+
+// waitForOtherReplica polls the shared store until the replica holding the
+// lock has saved the refreshed session, or gives up and keeps the old one.
+func (g *Gateway) waitForOtherReplica(ctx context.Context, r *http.Request, sess *session.Session) (*session.Session, error) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return sess, nil
+		case <-t.C:
+		}
+		cur, err := g.opts.Sessions.Load(r)
+		switch {
+		case errors.Is(err, session.ErrUnavailable):
+			return nil, &httpError{status: errStoreDown.status, msg: errStoreDown.msg, err: err}
+		case err != nil:
+			return nil, nil // ended by the other replica
+		case cur.Tokens.RefreshToken != sess.Tokens.RefreshToken || cur.Tokens.Expiry.After(sess.Tokens.Expiry):
+			return cur, nil
+		}
+	}
+}
+
+// discardWriter is a ResponseWriter for saving a server-side session whose
+// cookie (the ticket) does not change.
+type discardWriter struct{}
+
+func (discardWriter) Header() http.Header         { return http.Header{} }
+func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (discardWriter) WriteHeader(int)             {}

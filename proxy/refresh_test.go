@@ -1,0 +1,162 @@
+package proxy_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testidp"
+	"github.com/gatehouse-dev/gatehouse/internal/testpeers"
+)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Now()} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func refreshEnv(t *testing.T, redisAddr string) (*env, *fakeClock) {
+	clock := newFakeClock()
+	e := newEnv(t, envOptions{now: clock.Now, redis: redisAddr, idpOpts: []testidp.Option{testidp.WithTokenTTL(10 * time.Minute)}})
+	return e, clock
+}
+
+func groupsSeen(t *testing.T, e *env, c *http.Client) string {
+	t.Helper()
+	got := echoed(t, e.get(c, "/", "Accept", "application/json"))
+	return strings.Join(got.Headers["X-Forwarded-Groups"], ",")
+}
+
+func TestRefresh(t *testing.T) {
+	for _, mode := range []string{"cookie", "redis"} {
+		t.Run(mode, func(t *testing.T) {
+			addr := ""
+			if mode == "redis" {
+				addr = testpeers.Redis(t)
+			}
+			e, clock := refreshEnv(t, addr)
+			c := e.client()
+			e.oidcLogin(c, "/")
+			if n := e.idp.TokenRequests(); n != 1 {
+				t.Fatalf("token requests after login: %d", n)
+			}
+			if g := groupsSeen(t, e, c); g != "dev" {
+				t.Fatalf("groups %q", g)
+			}
+			// Not yet due: no refresh.
+			clock.Advance(4 * time.Minute)
+			groupsSeen(t, e, c)
+			if n := e.idp.TokenRequests(); n != 1 {
+				t.Fatalf("refreshed too early: %d token requests", n)
+			}
+			// Group membership changes at the IdP; inside refresh_before the
+			// next request refreshes and sees it.
+			u := e.idp.User()
+			u.Groups = []string{"dev", "ops"}
+			e.idp.SetUser(u)
+			clock.Advance(2 * time.Minute)
+			if g := groupsSeen(t, e, c); g != "dev,ops" {
+				t.Fatalf("groups after refresh %q", g)
+			}
+			if n := e.idp.TokenRequests(); n != 2 {
+				t.Fatalf("token requests after refresh: %d, want 2", n)
+			}
+			// The rotated refresh token was kept: the next refresh works too.
+			clock.Advance(6 * time.Minute)
+			groupsSeen(t, e, c)
+			if n := e.idp.TokenRequests(); n != 3 {
+				t.Fatalf("token requests after second refresh: %d, want 3", n)
+			}
+		})
+	}
+}
+
+func TestRefreshBurstRefreshesOnce(t *testing.T) {
+	for _, mode := range []string{"cookie", "redis"} {
+		t.Run(mode, func(t *testing.T) {
+			addr := ""
+			if mode == "redis" {
+				addr = testpeers.Redis(t)
+			}
+			e, clock := refreshEnv(t, addr)
+			c := e.client()
+			e.oidcLogin(c, "/")
+			targets := []string{e.srv.URL}
+			if mode == "redis" {
+				// A second replica sharing Redis and the IdP.
+				second := httptest.NewServer(e.build(e.cfg))
+				t.Cleanup(second.Close)
+				targets = append(targets, second.URL)
+			}
+			clock.Advance(6 * time.Minute)
+			cookies := c.Jar.Cookies(mustURL(e.srv.URL))
+			var wg sync.WaitGroup
+			errs := make(chan string, 40)
+			for i := 0; i < 20; i++ {
+				wg.Add(1)
+				go func(target string) {
+					defer wg.Done()
+					req, _ := http.NewRequest(http.MethodGet, target+"/", nil)
+					req.Header.Set("Accept", "application/json")
+					for _, ck := range cookies {
+						req.AddCookie(ck)
+					}
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						errs <- err.Error()
+						return
+					}
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						errs <- resp.Status
+					}
+				}(targets[i%len(targets)])
+			}
+			wg.Wait()
+			close(errs)
+			for e := range errs {
+				t.Errorf("request in the burst failed: %s", e)
+			}
+			if n := e.idp.TokenRequests(); n != 2 {
+				t.Fatalf("token requests: %d, want 2 (login + one refresh)", n)
+			}
+		})
+	}
+}
+
+func TestFatalRefreshEndsSession(t *testing.T) {
+	e, clock := refreshEnv(t, "")
+	c := e.client()
+	e.oidcLogin(c, "/")
+	e.idp.RevokeRefreshTokens()
+	clock.Advance(6 * time.Minute)
+	resp := e.get(c, "/", "Accept", "application/json")
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("status %d, want 401 after invalid_grant", resp.StatusCode)
+	}
+	cleared := false
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "_gatehouse" && ck.MaxAge < 0 {
+			cleared = true
+		}
+	}
+	if !cleared {
+		t.Fatalf("session cookie not cleared: %v", resp.Header["Set-Cookie"])
+	}
+}
