@@ -177,3 +177,56 @@ func waitFor(t *testing.T, cond func() bool) {
 		<-tick.C
 	}
 }
+
+func TestRemovedLocalUserIsSignedOut(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	const hash = "$argon2id$v=19$m=65536,t=3,p=2$yecPvGLSV3d1fnmE+51ROg$3j+w6Yamd1UcyJR6iVGWFcviPUIx8TCsCBR4MSo8cCk" // password123
+	users := func(names ...string) string {
+		out := "users:\n"
+		for _, n := range names {
+			out += "  - {username: " + n + ", password: \"" + hash + "\"}\n"
+		}
+		return out
+	}
+	writeFile(t, dir, "users.yaml", users("ursula", "victor"))
+	cfg := writeFile(t, dir, "g.yaml", `
+server: {listen: "`+addr+`"}
+session: {secrets: ["0123456789abcdef0123456789abcdef"], cookie: {secure: false}}
+providers: [{id: local, type: local, users_file: users.yaml}]
+upstreams: [{path: /, url: "http://127.0.0.1:1"}]
+rules: [{name: all, prefix: /, allow: authenticated}]
+`)
+	p := start(t, addr, "serve", "--config", cfg, "--watch-interval", "20ms")
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(p.url("/oauth2/sign_in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(readAll(t, resp.Body))
+	resp.Body.Close()
+	resp, err = c.PostForm(p.url("/oauth2/sign_in"), url.Values{"csrf": {m[1]}, "username": {"ursula"}, "password": {"password123"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	status := func() int {
+		req, _ := http.NewRequest(http.MethodGet, p.url("/"), nil)
+		req.Header.Set("Accept", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := status(); s != http.StatusBadGateway { // signed in: proxied to the dead upstream
+		t.Fatalf("signed in: %d", s)
+	}
+	writeFile(t, dir, "users.yaml", users("victor"))
+	waitFor(t, func() bool { return status() == http.StatusUnauthorized })
+}

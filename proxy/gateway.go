@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/lockout"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/providers"
 	"github.com/gatehouse-dev/gatehouse/redirect"
@@ -32,6 +33,12 @@ type Options struct {
 	Now         func() time.Time
 	// ReadyChecks run on /ready besides provider readiness (e.g. Redis ping).
 	ReadyChecks []func(context.Context) error
+	// Limiter counts failed local logins per account and per client IP and
+	// locks them out; nil disables the limits (tests only).
+	Limiter *lockout.Limiter
+	// Hashing bounds concurrent password hashing so a burst of logins
+	// cannot starve proxied traffic; nil means unbounded.
+	Hashing *lockout.Hashing
 	// Upstream, when set, replaces the configured upstreams with one handler
 	// (the demo's built-in echo app). Identity headers are set on the request
 	// before it is called, exactly as for a proxied request.

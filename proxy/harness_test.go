@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/echo"
 	"github.com/gatehouse-dev/gatehouse/internal/testidp"
+	"github.com/gatehouse-dev/gatehouse/lockout"
 	"github.com/gatehouse-dev/gatehouse/providers"
 	"github.com/gatehouse-dev/gatehouse/providers/local"
 	"github.com/gatehouse-dev/gatehouse/providers/oidc"
@@ -179,7 +180,7 @@ func (e *env) build(cfg *config.Config) *proxy.Gateway {
 	for _, pc := range cfg.Providers {
 		switch pc.Type {
 		case "oidc":
-			p, err := oidc.New(ctx, pc, oidc.Options{Logger: log, HTTPClient: e.idp.Client()})
+			p, err := oidc.New(ctx, pc, oidc.Options{Logger: log, HTTPClient: e.idp.Client(), Now: e.opts.now})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -218,7 +219,12 @@ func (e *env) build(cfg *config.Config) *proxy.Gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := proxy.New(proxy.Options{Config: cfg, Sessions: store, LoginStates: states, Providers: redirectProviders, Local: localAuth, Logger: log, Now: e.opts.now, ReadyChecks: ready})
+	limiter, err := lockout.NewMemory(cfg.Login, lockout.Options{Now: e.opts.now, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := proxy.New(proxy.Options{Config: cfg, Sessions: store, LoginStates: states, Providers: redirectProviders, Local: localAuth, Logger: log, Now: e.opts.now, ReadyChecks: ready,
+		Limiter: limiter, Hashing: lockout.NewHashing(cfg.Login.MaxConcurrent)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-dev/gatehouse/identity"
+	"github.com/gatehouse-dev/gatehouse/lockout"
 	"github.com/gatehouse-dev/gatehouse/providers"
 	"github.com/gatehouse-dev/gatehouse/session"
 )
@@ -60,6 +61,10 @@ func (g *Gateway) renderSignIn(w http.ResponseWriter, r *http.Request, st *state
 	if g.opts.Local != nil {
 		data.Local = true
 		data.CSRF = g.csrf.token(w, r)
+		data.OTP = true
+		if t, ok := g.opts.Local.(interface{ UsesTOTP() bool }); ok {
+			data.OTP = t.UsesTOTP()
+		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
@@ -210,7 +215,8 @@ func (g *Gateway) keepIDToken(st *state) bool {
 }
 
 // localLogin checks a username, password and optional one-time code. Every
-// failure looks the same to the client.
+// failure looks the same to the client — wrong password, unknown user and a
+// locked account alike; the log says which.
 func (g *Gateway) localLogin(w http.ResponseWriter, r *http.Request) error {
 	st := g.state.Load()
 	if g.opts.Local == nil {
@@ -221,19 +227,63 @@ func (g *Gateway) localLogin(w http.ResponseWriter, r *http.Request) error {
 	if len(password) > maxPasswordBytes || len(user) > 256 || len(otp) > 16 {
 		return badRequest("The username or password is too long.", nil)
 	}
-	id, err := g.opts.Local.Authenticate(r.Context(), user, password, otp)
-	if err != nil {
-		g.log.WarnContext(r.Context(), "local login failed", "request_id", requestID(r.Context()), "provider", g.opts.Local.ID(), "client_ip", st.trusted.clientIP(r).String(), "error", err)
-		if !errors.Is(err, providers.ErrInvalidCredentials) {
-			return loginError(err)
-		}
+	ctx := r.Context()
+	ip := st.trusted.clientIP(r)
+	account := lockout.Canonical(user)
+	if c, ok := g.opts.Local.(interface{ Canonical(string) string }); ok {
+		account = c.Canonical(user)
+	}
+	logFailure := func(reason string, err error) {
+		g.log.WarnContext(ctx, "local login failed", "request_id", requestID(ctx), "provider", g.opts.Local.ID(),
+			"account", account, "client_ip", ip.String(), "reason", reason, "error", err)
+	}
+	refuse := func() error {
 		g.renderSignIn(w, r, st, http.StatusUnauthorized, rd, "", "Invalid username or password.")
 		return nil
+	}
+	if lim := g.opts.Limiter; lim != nil {
+		v, err := lim.Check(ctx, account, ip)
+		if err != nil {
+			return newHTTPError(http.StatusServiceUnavailable, "Sign-in is unavailable. Please try again shortly.", err)
+		}
+		if !v.Allowed {
+			logFailure(v.Reason, nil)
+			return refuse()
+		}
+	}
+	var id *identity.Identity
+	var authErr error
+	authenticate := func() { id, authErr = g.opts.Local.Authenticate(ctx, user, password, otp) }
+	if g.opts.Hashing != nil {
+		if err := g.opts.Hashing.Do(ctx, authenticate); err != nil {
+			return newHTTPError(http.StatusServiceUnavailable, "Sign-in is busy. Please try again.", err)
+		}
+	} else {
+		authenticate()
+	}
+	if authErr != nil {
+		if !errors.Is(authErr, providers.ErrInvalidCredentials) {
+			return loginError(authErr)
+		}
+		if lim := g.opts.Limiter; lim != nil {
+			if v, err := lim.Fail(ctx, account, ip); err != nil {
+				g.log.WarnContext(ctx, "record failed login", "request_id", requestID(ctx), "error", err)
+			} else if !v.Allowed {
+				g.log.WarnContext(ctx, "lockout", "request_id", requestID(ctx), "account", account, "client_ip", ip.String(), "reason", v.Reason, "until", v.Until)
+			}
+		}
+		logFailure("invalid credentials", authErr)
+		return refuse()
+	}
+	if lim := g.opts.Limiter; lim != nil {
+		if err := lim.Succeed(ctx, account); err != nil {
+			g.log.WarnContext(ctx, "reset login failures", "request_id", requestID(ctx), "error", err)
+		}
 	}
 	if err := g.startSession(w, r, st, id, nil); err != nil {
 		return err
 	}
-	g.log.InfoContext(r.Context(), "login", "request_id", requestID(r.Context()), "provider", g.opts.Local.ID(), "subject", id.Subject)
+	g.log.InfoContext(ctx, "login", "request_id", requestID(ctx), "provider", g.opts.Local.ID(), "subject", id.Subject, "mfa", id.MFA)
 	// 303, never 307: the browser must not re-send the credentials.
 	http.Redirect(w, r, rd, http.StatusSeeOther)
 	return nil

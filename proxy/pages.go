@@ -49,6 +49,7 @@ type signInPage struct {
 	base
 	Providers []providerButton
 	Local     bool
+	OTP       bool // show the one-time code field
 	CSRF      string
 	Redirect  string
 	Info      string

@@ -28,10 +28,18 @@ type flights struct {
 }
 
 type flight struct {
-	done chan struct{}
-	sess *session.Session
-	err  error
+	done     chan struct{}
+	sess     *session.Session
+	err      error
+	finished time.Time
 }
+
+// flightMemory is how long a finished refresh is remembered. Requests that
+// still carry the pre-refresh cookie (a browser's parallel requests, or one
+// that started just before the new cookie arrived) reuse its result instead
+// of presenting an already-rotated refresh token, which the provider would
+// reject as invalid_grant and so end the session.
+const flightMemory = time.Minute
 
 // refreshDue reports whether the session's access token is within
 // refresh_before of expiring and can be refreshed.
@@ -55,9 +63,15 @@ func (g *Gateway) refresh(w http.ResponseWriter, r *http.Request, st *state, ses
 		return sess, nil
 	}
 	key := sha256.Sum256([]byte(sess.Identity.Provider + "\x00" + sess.Tokens.RefreshToken))
+	now := g.now()
 	g.flights.mu.Lock()
 	if g.flights.m == nil {
 		g.flights.m = map[[32]byte]*flight{}
+	}
+	for k, f := range g.flights.m {
+		if !f.finished.IsZero() && now.Sub(f.finished) > flightMemory {
+			delete(g.flights.m, k)
+		}
 	}
 	if f, ok := g.flights.m[key]; ok {
 		g.flights.mu.Unlock()
@@ -73,10 +87,14 @@ func (g *Gateway) refresh(w http.ResponseWriter, r *http.Request, st *state, ses
 	g.flights.mu.Unlock()
 
 	f.sess, f.err = g.doRefresh(r, st, sess, rf)
-	close(f.done)
 	g.flights.mu.Lock()
-	delete(g.flights.m, key)
+	if f.err != nil || f.sess == sess {
+		delete(g.flights.m, key) // transient failure: the next request tries again
+	} else {
+		f.finished = g.now()
+	}
 	g.flights.mu.Unlock()
+	close(f.done)
 	return g.afterFlight(w, r, f)
 }
 
@@ -161,6 +179,8 @@ func (g *Gateway) doRefresh(r *http.Request, st *state, sess *session.Session, r
 // waitForOtherReplica polls the shared store until the replica holding the
 // lock has saved the refreshed session, or gives up and keeps the old one.
 func (g *Gateway) waitForOtherReplica(ctx context.Context, r *http.Request, sess *session.Session) (*session.Session, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for {

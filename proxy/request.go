@@ -33,6 +33,12 @@ func (g *Gateway) identify(w http.ResponseWriter, r *http.Request, st *state) (*
 	if sess.Identity == nil {
 		return nil, nil, nil
 	}
+	// A local user removed from the users file is signed out at once.
+	if ex, ok := g.opts.Local.(interface{ Exists(string) bool }); ok && sess.Identity.Provider == g.opts.Local.ID() && !ex.Exists(sess.Identity.Subject) {
+		g.log.InfoContext(r.Context(), "session of a removed local user ended", "request_id", requestID(r.Context()), "subject", sess.Identity.Subject)
+		_ = g.opts.Sessions.Clear(w, r)
+		return nil, nil, nil
+	}
 	if g.refreshDue(st, sess) {
 		refreshed, err := g.refresh(w, r, st, sess)
 		if err != nil {

@@ -51,10 +51,22 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			log.Error("config reload rejected; keeping the running config", "error", err)
 			return
 		}
+		if a.local != nil {
+			// Removed users lose their sessions at their next request.
+			if err := a.local.Reload(); err != nil {
+				log.Error("users file reload rejected; keeping the current users", "error", err.Error())
+			}
+		}
 		log.Info("config reloaded", "file", *cfgPath)
 	}
 	if *watch > 0 {
-		go watchFile(ctx, *cfgPath, *watch, reload)
+		watched := []string{*cfgPath}
+		for _, pc := range cfg.Providers {
+			if pc.UsersFile != "" {
+				watched = append(watched, pc.UsersFile)
+			}
+		}
+		go watchFiles(ctx, watched, *watch, reload)
 	}
 	if err := serve(ctx, cfg, a, log, reload, nil); err != nil {
 		log.Error("server failed", "error", err)
@@ -120,11 +132,11 @@ func serve(ctx context.Context, cfg *config.Config, a *app, log *slog.Logger, re
 	}
 }
 
-// watchFile calls changed whenever the file's content changes, checking
-// every interval. Polling needs no inotify and also sees a Kubernetes
-// ConfigMap's symlink swap.
-func watchFile(ctx context.Context, path string, interval time.Duration, changed func()) {
-	last := fileDigest(path)
+// watchFiles calls changed whenever the content of one of the files
+// changes, checking every interval. Polling needs no inotify and also sees a
+// Kubernetes ConfigMap's symlink swap.
+func watchFiles(ctx context.Context, paths []string, interval time.Duration, changed func()) {
+	last := filesDigest(paths)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -132,7 +144,7 @@ func watchFile(ctx context.Context, path string, interval time.Duration, changed
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if d := fileDigest(path); d != last && d != "" {
+			if d := filesDigest(paths); d != last {
 				last = d
 				changed()
 			}
@@ -140,11 +152,12 @@ func watchFile(ctx context.Context, path string, interval time.Duration, changed
 	}
 }
 
-func fileDigest(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
+func filesDigest(paths []string) string {
+	h := sha256.New()
+	for _, p := range paths {
+		b, _ := os.ReadFile(p) // a missing file reads as empty; Load reports it
+		sum := sha256.Sum256(b)
+		h.Write(sum[:])
 	}
-	sum := sha256.Sum256(b)
-	return string(sum[:])
+	return string(h.Sum(nil))
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,7 +11,9 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/lockout"
 	"github.com/gatehouse-dev/gatehouse/providers"
+	"github.com/gatehouse-dev/gatehouse/providers/github"
 	"github.com/gatehouse-dev/gatehouse/providers/local"
 	"github.com/gatehouse-dev/gatehouse/providers/oidc"
 	"github.com/gatehouse-dev/gatehouse/proxy"
@@ -20,6 +23,7 @@ import (
 // app is a wired gatehouse: the Gateway and what must be closed after it.
 type app struct {
 	gateway *proxy.Gateway
+	local   *local.Provider // nil without a local provider
 	closers []func() error
 }
 
@@ -55,6 +59,12 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, upstrea
 				return nil, fmt.Errorf("provider %q: %w", pc.ID, err)
 			}
 			redirectProviders = append(redirectProviders, p)
+		case "github":
+			p, err := github.New(pc, github.Options{Logger: log, HTTPClient: httpClient})
+			if err != nil {
+				return nil, fmt.Errorf("provider %q: %w", pc.ID, err)
+			}
+			redirectProviders = append(redirectProviders, p)
 		case "local":
 			if localAuth != nil {
 				return nil, fmt.Errorf("provider %q: only one local provider is supported", pc.ID)
@@ -64,6 +74,7 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, upstrea
 				return nil, fmt.Errorf("provider %q: %w", pc.ID, err)
 			}
 			localAuth = p
+			a.local = p
 		default:
 			return nil, fmt.Errorf("provider %q: type %q is not supported yet", pc.ID, pc.Type)
 		}
@@ -72,6 +83,8 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, upstrea
 	sopts := session.Options{Logger: log}
 	var store session.Store
 	var readyChecks []func(context.Context) error
+	limiterOpts := lockout.Options{Logger: log, HashKey: lockoutKey(cfg)}
+	var limiter *lockout.Limiter
 	switch cfg.Session.Store {
 	case "redis":
 		client, err := session.NewRedisClient(cfg.Session.Redis)
@@ -85,12 +98,22 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, upstrea
 		}
 		store = rs
 		readyChecks = append(readyChecks, rs.Ping)
+		// Login failures are counted in Redis too, so every replica shares them.
+		if limiter, err = lockout.NewRedis(client, cfg.Login, limiterOpts); err != nil {
+			return nil, fmt.Errorf("login limits: %w", err)
+		}
 	default:
 		cs, err := session.NewCookieStore(cfg.Session, sopts)
 		if err != nil {
 			return nil, fmt.Errorf("session store: %w", err)
 		}
 		store = cs
+	}
+	if limiter == nil {
+		var err error
+		if limiter, err = lockout.NewMemory(cfg.Login, limiterOpts); err != nil {
+			return nil, fmt.Errorf("login limits: %w", err)
+		}
 	}
 	states, err := session.NewLoginStates(cfg.Session, sopts)
 	if err != nil {
@@ -105,6 +128,8 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, upstrea
 		Logger:      log,
 		ReadyChecks: readyChecks,
 		Upstream:    upstream,
+		Limiter:     limiter,
+		Hashing:     lockout.NewHashing(cfg.Login.MaxConcurrent),
 	})
 	if err != nil {
 		a.Close()
@@ -112,4 +137,14 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, upstrea
 	}
 	a.gateway = gw
 	return a, nil
+}
+
+// lockoutKey keys the hashes of usernames and IPs in the limiter's Redis key
+// names, so a Redis dump cannot be reversed by hashing likely names.
+func lockoutKey(cfg *config.Config) []byte {
+	if len(cfg.Session.Secrets) == 0 {
+		return nil
+	}
+	sum := sha256.Sum256([]byte("gatehouse lockout keys v1\x00" + cfg.Session.Secrets[0]))
+	return sum[:]
 }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -51,12 +52,19 @@ type account struct {
 type Provider struct {
 	id, name string
 	totpMode string
-	accounts map[string]*account // canonical username and lower-cased email → account
-	dummy    passwordHash        // verified for unknown users, same cost as real hashes
+	cfg      config.Provider
+	opts     Options
+	set      atomic.Pointer[userSet] // swapped whole by Reload
 	// verify checks a password against a hash; tests replace it to count calls.
 	verify func(h passwordHash, password []byte) bool
 	now    func() time.Time
 	used   usedCodes
+}
+
+// userSet is one version of the users file.
+type userSet struct {
+	accounts map[string]*account // canonical username and lower-cased email → account
+	dummy    passwordHash        // verified for unknown users, same cost as real hashes
 }
 
 var _ providers.PasswordAuthenticator = (*Provider)(nil)
@@ -83,11 +91,13 @@ func NewWithUsers(cfg config.Provider, users []User, opts Options) (*Provider, e
 }
 
 func newProvider(cfg config.Provider, users []User, loc locator, opts Options) (*Provider, error) {
+	set := &userSet{accounts: map[string]*account{}}
 	p := &Provider{
 		id:       cfg.ID,
 		name:     cfg.Name,
 		totpMode: cfg.TOTP,
-		accounts: map[string]*account{},
+		cfg:      cfg,
+		opts:     opts,
 		verify:   func(h passwordHash, pw []byte) bool { return h.verify(pw) },
 		now:      opts.Now,
 	}
@@ -161,9 +171,9 @@ func newProvider(cfg config.Provider, users []User, loc locator, opts Options) (
 			log.Warn("local user has no TOTP secret but totp is required; the user cannot log in",
 				"provider", p.id, "user", u.Username)
 		}
-		p.accounts[a.canonical] = a
+		set.accounts[a.canonical] = a
 		if a.email != "" {
-			p.accounts[canonical(a.email)] = a
+			set.accounts[canonical(a.email)] = a
 		}
 	}
 	if len(problems) > 0 {
@@ -173,7 +183,7 @@ func newProvider(cfg config.Provider, users []User, loc locator, opts Options) (
 	// The dummy has the cost most users' hashes have, so an unknown name
 	// costs what a known one does.
 	var common passwordHash
-	for _, a := range p.accounts {
+	for _, a := range set.accounts {
 		if common == nil || costs[a.hash.params()] > costs[common.params()] ||
 			costs[a.hash.params()] == costs[common.params()] && a.hash.params() < common.params() {
 			common = a.hash
@@ -183,7 +193,8 @@ func newProvider(cfg config.Provider, users []User, loc locator, opts Options) (
 	if err != nil {
 		return nil, fmt.Errorf("local: provider %q: dummy hash: %w", p.id, err)
 	}
-	p.dummy = dummy
+	set.dummy = dummy
+	p.set.Store(set)
 	return p, nil
 }
 
@@ -242,8 +253,9 @@ func (p *Provider) Authenticate(ctx context.Context, user, password, otp string)
 	if len(password) > MaxPasswordBytes {
 		return nil, failed
 	}
-	a := p.accounts[canonical(user)]
-	h := p.dummy
+	set := p.set.Load()
+	a := set.accounts[canonical(user)]
+	h := set.dummy
 	if a != nil {
 		h = a.hash
 	}
@@ -271,4 +283,49 @@ func (p *Provider) Authenticate(ctx context.Context, user, password, otp string)
 		Groups:        slices.Clone(a.groups),
 		MFA:           mfa,
 	}, nil
+}
+
+// Canonical is the account key that brute-force limits count under: the
+// user's canonical name when user (a name or an email, in any case) names an
+// account, else user trimmed and lower-cased. JOHN, "john " and
+// john@example.com are one account.
+func (p *Provider) Canonical(user string) string {
+	if a := p.set.Load().accounts[canonical(user)]; a != nil {
+		return a.canonical
+	}
+	return canonical(user)
+}
+
+// UsesTOTP reports whether any user can be asked for a one-time code.
+func (p *Provider) UsesTOTP() bool {
+	if p.totpMode == TOTPOff {
+		return false
+	}
+	for _, a := range p.set.Load().accounts {
+		if a.totpSecret != "" {
+			return true
+		}
+	}
+	return p.totpMode == TOTPRequired
+}
+
+// Exists reports whether subject (a canonical user name) is still in the
+// users file, so sessions of removed users end at their next request.
+func (p *Provider) Exists(subject string) bool {
+	a := p.set.Load().accounts[subject]
+	return a != nil && a.canonical == subject
+}
+
+// Reload re-reads the users file. On any problem the current users stay
+// and the error lists every problem with its line.
+func (p *Provider) Reload() error {
+	if p.cfg.UsersFile == "" {
+		return nil
+	}
+	next, err := New(p.cfg, p.opts)
+	if err != nil {
+		return err
+	}
+	p.set.Store(next.set.Load())
+	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/base32"
 	"errors"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -136,8 +138,8 @@ func TestHashCountEqual(t *testing.T) {
 			t.Errorf("%s: err = %v", tt.name, err)
 		}
 	}
-	if p.dummy.params() != p.accounts["carol"].hash.params() && p.dummy.params() != p.accounts["dave"].hash.params() {
-		t.Errorf("dummy %s matches no user's cost", p.dummy.params())
+	if p.set.Load().dummy.params() != p.set.Load().accounts["carol"].hash.params() && p.set.Load().dummy.params() != p.set.Load().accounts["dave"].hash.params() {
+		t.Errorf("dummy %s matches no user's cost", p.set.Load().dummy.params())
 	}
 }
 
@@ -233,5 +235,47 @@ func TestNewTOTPSecret(t *testing.T) {
 	}
 	if _, _, err := NewTOTPSecret(" ", "x"); err == nil {
 		t.Fatal("empty user accepted")
+	}
+}
+
+func TestReloadCanonicalExists(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "users.yaml")
+	hash, err := HashPassword("correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(body string) {
+		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("users:\n  - {username: John, email: john@example.com, password: \"" + hash + "\"}\n  - {username: eve, password: \"" + hash + "\"}\n")
+	p, err := New(config.Provider{ID: "local", Type: "local", UsersFile: file}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{"john", "JOHN", " John ", "john@example.com", "JOHN@EXAMPLE.COM"} {
+		if got := p.Canonical(in); got != "john" {
+			t.Errorf("Canonical(%q) = %q", in, got)
+		}
+	}
+	if got := p.Canonical(" Nobody "); got != "nobody" {
+		t.Errorf("Canonical of an unknown user = %q", got)
+	}
+	if !p.Exists("eve") || p.Exists("EVE") {
+		t.Fatal("Exists before reload")
+	}
+	// A broken file keeps the old users.
+	write("users:\n  - {username: john, password: plaintext}\n")
+	if err := p.Reload(); err == nil || !p.Exists("eve") {
+		t.Fatalf("broken reload: err %v, eve exists %v", err, p.Exists("eve"))
+	}
+	write("users:\n  - {username: john, password: \"" + hash + "\"}\n")
+	if err := p.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if p.Exists("eve") || !p.Exists("john") {
+		t.Fatal("eve should be gone after reload")
 	}
 }

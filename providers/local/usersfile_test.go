@@ -122,10 +122,10 @@ func TestUsersFileLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := p.accounts["carol"]; a == nil || a.totpSecret != "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ" || len(a.groups) != 2 {
+	if a := p.set.Load().accounts["carol"]; a == nil || a.totpSecret != "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ" || len(a.groups) != 2 {
 		t.Fatalf("carol = %+v", a)
 	}
-	if p.accounts["carol@example.com"] != p.accounts["carol"] || p.accounts["dave"] == nil {
+	if p.set.Load().accounts["carol@example.com"] != p.set.Load().accounts["carol"] || p.set.Load().accounts["dave"] == nil {
 		t.Fatal("lookup by email or lower-cased name missing")
 	}
 }
@@ -157,7 +157,7 @@ func TestExampleUsersFileLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.accounts) == 0 {
+	if len(p.set.Load().accounts) == 0 {
 		t.Fatal("no users loaded")
 	}
 }

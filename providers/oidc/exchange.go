@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -43,11 +44,21 @@ func (p *Provider) Exchange(ctx context.Context, code, pkceVerifier, nonce, redi
 	if err != nil {
 		return nil, nil, p.tokenEndpointError("exchange", err, providers.ErrInvalidToken)
 	}
+	p.stampExpiry(tok)
 	id, err := p.identify(ctx, d, tok, nonce, true)
 	if err != nil {
 		return nil, nil, err
 	}
 	return id, tok, nil
+}
+
+// stampExpiry recomputes the token's expiry from expires_in with the
+// provider's clock: x/oauth2 uses the wall clock, and every lifetime
+// decision in gatehouse must come from one (injectable) clock.
+func (p *Provider) stampExpiry(t *oauth2.Token) {
+	if t.ExpiresIn > 0 {
+		t.Expiry = p.now().Add(time.Duration(t.ExpiresIn) * time.Second)
+	}
 }
 
 // Refresh uses the refresh token in t to get new tokens. A rejected refresh
@@ -69,6 +80,7 @@ func (p *Provider) Refresh(ctx context.Context, t *oauth2.Token) (*identity.Iden
 	if err != nil {
 		return nil, nil, p.tokenEndpointError("refresh", err, providers.ErrUnavailable)
 	}
+	p.stampExpiry(nt)
 	if raw, _ := nt.Extra("id_token").(string); raw == "" {
 		return nil, nt, nil
 	}
