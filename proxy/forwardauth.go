@@ -27,7 +27,7 @@ func (g *Gateway) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("Invalid request path.", err)
 	}
 	host := policy.CanonicalHost(orig.host)
-	id, _, err := g.identify(w, r, st)
+	id, sess, err := g.identify(w, r, st)
 	if err != nil {
 		return err
 	}
@@ -37,6 +37,9 @@ func (g *Gateway) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 	case policy.Allow:
 		if id != nil {
 			setAuthRequestHeaders(w.Header(), id)
+			if tok := g.assertionFor(r, id, sess, host); tok != "" {
+				w.Header().Set(hdrAssertion, tok)
+			}
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusAccepted)

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/assertion"
+	"github.com/gatehouse-dev/gatehouse/bearer"
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/lockout"
 	"github.com/gatehouse-dev/gatehouse/policy"
@@ -33,6 +35,11 @@ type Options struct {
 	Now         func() time.Time
 	// ReadyChecks run on /ready besides provider readiness (e.g. Redis ping).
 	ReadyChecks []func(context.Context) error
+	// Bearer verifies Authorization: Bearer JWTs of API clients; nil when
+	// no bearer issuer is configured (the header is then left for the upstream).
+	Bearer *bearer.Verifier
+	// Assertion signs X-Gatehouse-Assertion; nil disables it.
+	Assertion *assertion.Signer
 	// Limiter counts failed local logins per account and per client IP and
 	// locks them out; nil disables the limits (tests only).
 	Limiter *lockout.Limiter

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/assertion"
+	"github.com/gatehouse-dev/gatehouse/bearer"
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/echo"
 	"github.com/gatehouse-dev/gatehouse/internal/testidp"
@@ -100,6 +102,7 @@ type envOptions struct {
 	now       func() time.Time
 	idpOpts   []testidp.Option
 	redis     string // address of a redis-server: use the Redis store
+	bearer    bool   // accept bearer JWTs from the test IdP
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -219,12 +222,24 @@ func (e *env) build(cfg *config.Config) *proxy.Gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
+	signer, err := assertion.New(cfg.Assertion, e.srv.URL, assertion.Options{Now: e.opts.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var verifier *bearer.Verifier
+	if e.opts.bearer {
+		verifier, err = bearer.New(ctx, []config.BearerIssuer{{Issuer: e.idp.Issuer(), Audiences: []string{e.idp.ClientID()}, Algorithms: []string{"RS256", "ES256"}, GroupsClaim: "groups"}},
+			bearer.Options{HTTPClient: e.idp.Client(), Logger: log, Now: e.opts.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	limiter, err := lockout.NewMemory(cfg.Login, lockout.Options{Now: e.opts.now, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	gw, err := proxy.New(proxy.Options{Config: cfg, Sessions: store, LoginStates: states, Providers: redirectProviders, Local: localAuth, Logger: log, Now: e.opts.now, ReadyChecks: ready,
-		Limiter: limiter, Hashing: lockout.NewHashing(cfg.Login.MaxConcurrent)})
+		Limiter: limiter, Hashing: lockout.NewHashing(cfg.Login.MaxConcurrent), Assertion: signer, Bearer: verifier})
 	if err != nil {
 		t.Fatal(err)
 	}

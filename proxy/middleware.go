@@ -38,6 +38,7 @@ type audit struct {
 	provider string
 	subject  string
 	email    string
+	bearer   bool // authenticated by a bearer token rather than a session
 }
 
 func auditOf(ctx context.Context) *audit {

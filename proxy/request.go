@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 
+	"github.com/gatehouse-dev/gatehouse/bearer"
 	"github.com/gatehouse-dev/gatehouse/identity"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/session"
@@ -19,6 +21,11 @@ var errStoreDown = newHTTPError(http.StatusServiceUnavailable, "The session stor
 // anonymous caller and an error only when it must fail closed (store down);
 // a bad, expired or foreign cookie is simply anonymous, never a 500.
 func (g *Gateway) identify(w http.ResponseWriter, r *http.Request, st *state) (*identity.Identity, *session.Session, error) {
+	if g.opts.Bearer != nil {
+		if raw, ok := bearer.FromRequest(r); ok {
+			return g.identifyBearer(r, st, raw)
+		}
+	}
 	sess, err := g.opts.Sessions.Load(r)
 	switch {
 	case err == nil:
@@ -92,7 +99,10 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) error {
 		return errForbidden
 	}
 	scheme := st.trusted.requestScheme(r)
-	pc := &proxyContext{id: id, sess: sess, path: path, scheme: scheme, trusted: st.trusted.peerTrusted(r)}
+	pc := &proxyContext{id: id, sess: sess, path: path, scheme: scheme, trusted: st.trusted.peerTrusted(r), bearer: auditOf(r.Context()).bearer}
+	if id != nil {
+		pc.assertion = g.assertionFor(r, id, sess, host)
+	}
 	ctx := context.WithValue(r.Context(), proxyCtxKey{}, pc)
 	ctx = context.WithValue(ctx, gatewayCtxKey{}, g)
 	if isUpgrade(r) {
@@ -113,6 +123,9 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) error {
 		setEscapedPath(r.URL, path)
 		if id != nil {
 			setIdentityHeaders(r.Header, id)
+			if pc.assertion != "" {
+				r.Header.Set(hdrAssertion, pc.assertion)
+			}
 		}
 	}
 	up.proxy.ServeHTTP(w, r.WithContext(ctx))
@@ -184,4 +197,44 @@ func sameOriginOrAllowed(r *http.Request, st *state, scheme string) bool {
 	}
 	_, ok := st.redirects.Check(u.Scheme + "://" + u.Host + "/")
 	return ok
+}
+
+// identifyBearer authenticates an API client by its JWT. A bad token is a
+// 401 with WWW-Authenticate: Bearer error="invalid_token" — never a fallback
+// to the cookie, never a redirect.
+func (g *Gateway) identifyBearer(r *http.Request, st *state, raw string) (*identity.Identity, *session.Session, error) {
+	id, err := g.opts.Bearer.Verify(r.Context(), raw)
+	switch {
+	case err == nil:
+	case errors.Is(err, bearer.ErrUnavailable):
+		return nil, nil, newHTTPError(http.StatusServiceUnavailable, "The token issuer's keys are unavailable. Please try again shortly.", err)
+	default:
+		return nil, nil, &httpError{status: http.StatusUnauthorized, msg: "The bearer token is invalid.", err: err, bearerErr: "invalid_token"}
+	}
+	auditOf(r.Context()).bearer = true
+	id = id.Clone()
+	id.Roles = st.policy.Roles(id)
+	return id, nil, nil
+}
+
+// assertionFor signs (or reuses) the identity assertion for this request;
+// aud is the host the user asked for, without its port.
+func (g *Gateway) assertionFor(r *http.Request, id *identity.Identity, sess *session.Session, host string) string {
+	if g.opts.Assertion == nil {
+		return ""
+	}
+	aud := host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		aud = h
+	}
+	key := ""
+	if sess != nil {
+		key = sess.ID
+	}
+	tok, err := g.opts.Assertion.For(id, aud, key)
+	if err != nil {
+		g.log.WarnContext(r.Context(), "sign identity assertion", "request_id", requestID(r.Context()), "error", err)
+		return ""
+	}
+	return tok
 }

@@ -22,6 +22,7 @@ func (g *Gateway) routes() http.Handler {
 	own.Handle("POST "+p+"/sign_out", g.page(g.csrf.protect(g.signOut)))
 	own.Handle(p+"/auth", g.api(g.forwardAuth))
 	own.Handle("GET "+p+"/userinfo", g.api(g.userinfo))
+	own.HandleFunc("GET "+p+"/jwks.json", g.jwks)
 	own.Handle("GET "+p+"/static/", http.StripPrefix(p+"/static/", staticFiles()))
 	own.Handle("/", g.page(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
 
@@ -67,9 +68,21 @@ func (g *Gateway) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, check := range g.opts.ReadyChecks {
 		if err := check(r.Context()); err != nil {
-			fail("session store", err)
+			fail("dependency (session store or token issuer)", err)
 			return
 		}
 	}
 	_, _ = w.Write([]byte("OK\n"))
+}
+
+// jwks publishes the public keys of the identity assertion (current and
+// previous), for upstreams to verify X-Gatehouse-Assertion.
+func (g *Gateway) jwks(w http.ResponseWriter, r *http.Request) {
+	if g.opts.Assertion == nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(g.opts.Assertion.JWKS())
 }

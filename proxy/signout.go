@@ -63,7 +63,10 @@ func (g *Gateway) userinfo(w http.ResponseWriter, r *http.Request) error {
 		Roles             []string  `json:"roles"`
 		MFA               bool      `json:"mfa"`
 		Expires           time.Time `json:"session_expires"`
-	}{id.Provider, id.Subject, id.UserName(), id.Email, id.PreferredUsername, id.Name, nonNil(id.Groups), nonNil(id.Roles), id.MFA, sess.ExpiresAt}
+	}{id.Provider, id.Subject, id.UserName(), id.Email, id.PreferredUsername, id.Name, nonNil(id.Groups), nonNil(id.Roles), id.MFA, id.Expiry}
+	if sess != nil {
+		out.Expires = sess.ExpiresAt
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	return json.NewEncoder(w).Encode(out)

@@ -36,11 +36,13 @@ type upstreams struct {
 
 // proxyContext carries what Rewrite needs from the decision to the outbound request.
 type proxyContext struct {
-	id      *identity.Identity
-	sess    *session.Session
-	path    string // normalised escaped path
-	scheme  string
-	trusted bool
+	id        *identity.Identity
+	sess      *session.Session
+	path      string // normalised escaped path
+	scheme    string
+	trusted   bool
+	bearer    bool   // the Authorization header was gatehouse's credential
+	assertion string // signed X-Gatehouse-Assertion, or ""
 }
 
 type proxyCtxKey struct{}
@@ -149,8 +151,15 @@ func (up *upstream) rewrite(cookiePrefix string) func(*httputil.ProxyRequest) {
 		out.Header.Set("X-Forwarded-Proto", pc.scheme)
 		removeReserved(out.Header)
 		removeGatewayCookies(out, cookiePrefix)
+		if pc.bearer {
+			// The token was for gatehouse; the upstream gets the assertion.
+			out.Header.Del("Authorization")
+		}
 		if pc.id != nil {
 			setIdentityHeaders(out.Header, pc.id)
+			if pc.assertion != "" {
+				out.Header.Set(hdrAssertion, pc.assertion)
+			}
 			if pc.sess != nil && up.cfg.PassAccessToken && pc.sess.Tokens.AccessToken != "" {
 				out.Header.Set(hdrAccessToken, pc.sess.Tokens.AccessToken)
 			}

@@ -51,6 +51,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			log.Error("config reload rejected; keeping the running config", "error", err)
 			return
 		}
+		if a.signer != nil {
+			if err := a.signer.Reload(); err != nil {
+				log.Error("assertion key reload rejected; keeping the current key", "error", err)
+			}
+		}
 		if a.local != nil {
 			// Removed users lose their sessions at their next request.
 			if err := a.local.Reload(); err != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/assertion"
+	"github.com/gatehouse-dev/gatehouse/bearer"
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/lockout"
 	"github.com/gatehouse-dev/gatehouse/providers"
@@ -23,7 +25,8 @@ import (
 // app is a wired gatehouse: the Gateway and what must be closed after it.
 type app struct {
 	gateway *proxy.Gateway
-	local   *local.Provider // nil without a local provider
+	local   *local.Provider   // nil without a local provider
+	signer  *assertion.Signer // nil when the assertion is disabled
 	closers []func() error
 }
 
@@ -119,6 +122,28 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, upstrea
 	if err != nil {
 		return nil, fmt.Errorf("login state: %w", err)
 	}
+	var verifier *bearer.Verifier
+	if len(cfg.Bearer.Issuers) > 0 {
+		v, err := bearer.New(ctx, cfg.Bearer.Issuers, bearer.Options{HTTPClient: httpClient, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("bearer: %w", err)
+		}
+		verifier = v
+		readyChecks = append(readyChecks, v.Ready)
+	}
+	var signer *assertion.Signer
+	if !cfg.Assertion.Disabled {
+		issuer := cfg.Server.PublicURL
+		if issuer == "" {
+			issuer = "http://" + cfg.Server.Listen
+		}
+		s, err := assertion.New(cfg.Assertion, issuer, assertion.Options{Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("assertion: %w", err)
+		}
+		signer = s
+		a.signer = s
+	}
 	gw, err := proxy.New(proxy.Options{
 		Config:      cfg,
 		Sessions:    store,
@@ -129,6 +154,8 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, upstrea
 		ReadyChecks: readyChecks,
 		Upstream:    upstream,
 		Limiter:     limiter,
+		Bearer:      verifier,
+		Assertion:   signer,
 		Hashing:     lockout.NewHashing(cfg.Login.MaxConcurrent),
 	})
 	if err != nil {
