@@ -152,3 +152,5 @@ func readAll(t *testing.T, r io.Reader) string {
 	}
 	return string(b)
 }
+
+type syncMutex = sync.Mutex

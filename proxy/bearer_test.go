@@ -29,14 +29,20 @@ func TestHostileBearerTokensAreJSON401(t *testing.T) {
 	e := newEnv(t, envOptions{bearer: true})
 	user := testidp.DefaultUser()
 	cases := map[string]func() string{
-		"garbage":               func() string { return "not-a-jwt" },
-		"opaque":                func() string { return "2YotnFZFEjr1zCsicMWpAA" },
-		"alg none":              func() string { e.idp.SetFaults(testidp.Faults{AlgNone: true}); return e.idp.MintIDToken(user) },
-		"hs256 with public key": func() string { e.idp.SetFaults(testidp.Faults{HS256WithPublicKey: true}); return e.idp.MintIDToken(user) },
-		"wrong audience":        func() string { e.idp.SetFaults(testidp.Faults{WrongAudience: true}); return e.idp.MintIDToken(user) },
-		"expired":               func() string { e.idp.SetFaults(testidp.Faults{Expired: true}); return e.idp.MintIDToken(user) },
-		"unknown kid":           func() string { e.idp.SetFaults(testidp.Faults{UnknownKID: true}); return e.idp.MintIDToken(user) },
-		"issuer trailing slash": func() string { e.idp.SetFaults(testidp.Faults{IssuerTrailingSlash: true}); return e.idp.MintIDToken(user) },
+		"garbage":  func() string { return "not-a-jwt" },
+		"opaque":   func() string { return "2YotnFZFEjr1zCsicMWpAA" },
+		"alg none": func() string { e.idp.SetFaults(testidp.Faults{AlgNone: true}); return e.idp.MintIDToken(user) },
+		"hs256 with public key": func() string {
+			e.idp.SetFaults(testidp.Faults{HS256WithPublicKey: true})
+			return e.idp.MintIDToken(user)
+		},
+		"wrong audience": func() string { e.idp.SetFaults(testidp.Faults{WrongAudience: true}); return e.idp.MintIDToken(user) },
+		"expired":        func() string { e.idp.SetFaults(testidp.Faults{Expired: true}); return e.idp.MintIDToken(user) },
+		"unknown kid":    func() string { e.idp.SetFaults(testidp.Faults{UnknownKID: true}); return e.idp.MintIDToken(user) },
+		"issuer trailing slash": func() string {
+			e.idp.SetFaults(testidp.Faults{IssuerTrailingSlash: true})
+			return e.idp.MintIDToken(user)
+		},
 	}
 	for name, mint := range cases {
 		t.Run(name, func(t *testing.T) {
