@@ -239,6 +239,7 @@ func TestForwardAuthUntrustedPeer(t *testing.T) {
 	if resp.StatusCode < 400 {
 		t.Fatalf("untrusted forwarded headers: %d, want a non-2xx", resp.StatusCode)
 	}
+	gh.stop(t)
 	if !strings.Contains(gh.logs(), "ignored forwarded headers from untrusted peer") {
 		t.Fatal("the ignored headers were not logged")
 	}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,7 +43,8 @@ func TestMain(m *testing.M) {
 
 // process is a running gatehouse.
 type process struct {
-	cmd    *exec.Cmd
+	cmd      *exec.Cmd
+	stopOnce sync.Once
 	addr   string
 	mu     sync.Mutex
 	stdout strings.Builder
@@ -76,8 +78,10 @@ func start(t *testing.T, addr string, args ...string) *process {
 		}
 	}()
 	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		_ = p.cmd.Wait()
+		p.stopOnce.Do(func() {
+			_ = p.cmd.Process.Kill()
+			_ = p.cmd.Wait()
+		})
 		if t.Failed() {
 			p.mu.Lock()
 			t.Logf("gatehouse stderr:\n%s", p.stderr.String())
@@ -154,3 +158,13 @@ func readAll(t *testing.T, r io.Reader) string {
 }
 
 type syncMutex = sync.Mutex
+
+// stop ends gatehouse gracefully (SIGTERM) and waits, so every log line it
+// buffered has been written before the test reads p.logs().
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	p.stopOnce.Do(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		_ = p.cmd.Wait()
+	})
+}

@@ -118,6 +118,7 @@ func TestLoginThroughRealOIDCProvider(t *testing.T) {
 	}
 
 	// Nothing secret in the logs.
+	gh.stop(t)
 	logs := gh.logs()
 	for _, secret := range []string{op.ClientSecret, e2eSecret, op.Alice.Password} {
 		if strings.Contains(logs, secret) {

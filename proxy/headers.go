@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"net/textproto"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/identity"
@@ -54,9 +55,23 @@ func normaliseHeaderName(k string) string {
 }
 
 func isReservedHeader(k string) bool {
+	// Fast path: net/http canonicalises every valid header name, so a key
+	// without '_' or spaces is already in canonical form.
+	if !strings.ContainsAny(k, "_ \t") && textproto.CanonicalMIMEHeaderKey(k) == k {
+		return reservedCanonical[k] || strings.HasPrefix(k, "X-Auth-Request-")
+	}
 	n := normaliseHeaderName(k)
 	return reservedHeaders[n] || strings.HasPrefix(n, "x-auth-request-")
 }
+
+// reservedCanonical is reservedHeaders in net/http's canonical spelling.
+var reservedCanonical = func() map[string]bool {
+	m := make(map[string]bool, len(reservedHeaders))
+	for k := range reservedHeaders {
+		m[textproto.CanonicalMIMEHeaderKey(k)] = true
+	}
+	return m
+}()
 
 // stripClientIdentity deletes client-sent identity headers from every request.
 func stripClientIdentity(next http.Handler) http.Handler {

@@ -109,12 +109,14 @@ func (g *Gateway) afterFlight(w http.ResponseWriter, r *http.Request, f *flight)
 		_ = g.opts.Sessions.Clear(w, r)
 		return nil, nil
 	}
+	// Every waiter gets its own copy: Save writes into the session it is given.
+	sess := *f.sess
 	if _, shared := g.opts.Sessions.(sessionLocker); !shared {
-		if err := g.opts.Sessions.Save(w, r, f.sess); err != nil {
+		if err := g.opts.Sessions.Save(w, r, &sess); err != nil {
 			g.log.WarnContext(r.Context(), "save refreshed session", "request_id", requestID(r.Context()), "error", err)
 		}
 	}
-	return f.sess, nil
+	return &sess, nil
 }
 
 func (g *Gateway) doRefresh(r *http.Request, st *state, sess *session.Session, rf providers.Refresher) (*session.Session, error) {

@@ -227,7 +227,9 @@ func (g *Gateway) assertionFor(r *http.Request, id *identity.Identity, sess *ses
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		aud = h
 	}
-	key := ""
+	// Per session; bearer callers have none, so per user (For checks that
+	// every asserted claim is unchanged before reusing a token).
+	key := id.Provider + "\x00" + id.Subject
 	if sess != nil {
 		key = sess.ID
 	}

@@ -30,6 +30,11 @@ func (g *Gateway) routes() http.Handler {
 		return path == "/ping" || path == "/ready" || path == p || strings.HasPrefix(path, p+"/")
 	}
 	dispatch := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == p+"/auth" {
+			// Forward-auth answers have no page to protect; skip the headers.
+			own.ServeHTTP(w, r)
+			return
+		}
 		if ownPaths(r.URL.Path) {
 			secureHeaders(w.Header())
 			own.ServeHTTP(w, r)

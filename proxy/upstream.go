@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/config"
@@ -77,6 +78,7 @@ func newUpstreams(cfg *config.Config, demo http.Handler) (*upstreams, error) {
 			FlushInterval:  uc.FlushInterval,
 			ErrorHandler:   upstreamError,
 			ModifyResponse: filterUpstreamResponse(cookiePrefix),
+			BufferPool:     copyBuffers,
 		}
 		u.list = append(u.list, up)
 	}
@@ -229,8 +231,7 @@ func filterUpstreamResponse(cookiePrefix string) func(*http.Response) error {
 			}
 		}
 		for k := range h {
-			n := normaliseHeaderName(k)
-			if strings.HasPrefix(n, "x-auth-request-") || n == "x-gatehouse-assertion" {
+			if isReservedHeader(k) {
 				delete(h, k)
 			}
 		}
@@ -263,3 +264,12 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 type gatewayCtxKey struct{}
+
+// copyBuffers recycles the 32 KiB buffers ReverseProxy copies bodies with;
+// without it every proxied request allocates one.
+var copyBuffers httputil.BufferPool = &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
+func (b *bufferPool) Put(x []byte) { b.p.Put(&x) }

@@ -34,6 +34,7 @@ type CookieStore struct {
 	life  lifetimes
 	now   func() time.Time
 	log   *slog.Logger
+	cache *decodeCache
 }
 
 var _ Store = (*CookieStore)(nil)
@@ -62,6 +63,7 @@ func NewCookieStore(cfg config.Session, opts Options) (*CookieStore, error) {
 		life:  life,
 		now:   opts.Now,
 		log:   opts.Logger,
+		cache: newDecodeCache(defaultCacheEntries),
 	}, nil
 }
 
@@ -80,6 +82,14 @@ func (c *CookieStore) Load(r *http.Request) (*Session, error) {
 		return nil, err
 	}
 	now := c.now()
+	key := cacheKey(values)
+	if s, rotated, ok := c.cache.get(key); ok {
+		if cerr := c.life.check(s, now); cerr != nil {
+			return nil, cerr
+		}
+		s.Reissue = s.Reissue || rotated
+		return s, nil
+	}
 	err = ErrInvalid
 	for _, v := range values {
 		b, rotated, oerr := c.seal.open(c.name, v)
@@ -90,6 +100,7 @@ func (c *CookieStore) Load(r *http.Request) (*Session, error) {
 		if uerr != nil {
 			continue
 		}
+		c.cache.put(key, s, rotated)
 		if cerr := c.life.check(s, now); cerr != nil {
 			err = cerr
 			continue

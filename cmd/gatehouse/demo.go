@@ -72,7 +72,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "demo:", err)
 		return 1
 	}
-	log := newLogger(cfg.Log, os.Stderr)
+	log, closeLog := newLogger(cfg.Log, os.Stderr)
+	defer closeLog()
 	a, err := buildApp(ctx, cfg, log, echo.Handler())
 	if err != nil {
 		fmt.Fprintln(stderr, "demo:", err)

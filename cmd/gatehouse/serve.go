@@ -34,7 +34,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	log := newLogger(cfg.Log, os.Stderr)
+	log, closeLog := newLogger(cfg.Log, os.Stderr)
+	defer closeLog()
 	a, err := buildApp(ctx, cfg, log, nil)
 	if err != nil {
 		log.Error("start-up failed", "error", err)

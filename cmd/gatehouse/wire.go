@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
+	"io"
 	"strings"
 	"time"
 
@@ -36,15 +36,18 @@ func (a *app) Close() {
 	}
 }
 
-// newLogger builds the process logger from the log section.
-func newLogger(cfg config.Log, w *os.File) *slog.Logger {
+// newLogger builds the process logger from the log section. Records are
+// batched (see bufferedLog); call the returned close function before exit.
+func newLogger(cfg config.Log, w io.Writer) (*slog.Logger, func()) {
 	level := slog.LevelInfo
 	_ = level.UnmarshalText([]byte(cfg.Level))
+	buf := newBufferedLog(w, 200*time.Millisecond)
 	opts := &slog.HandlerOptions{Level: level}
+	closeFn := func() { _ = buf.Close() }
 	if strings.EqualFold(cfg.Format, "text") {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(slog.NewTextHandler(buf, opts)), closeFn
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(slog.NewJSONHandler(buf, opts)), closeFn
 }
 
 // buildApp wires providers, the session store and the Gateway from cfg.
