@@ -45,11 +45,11 @@ func TestMain(m *testing.M) {
 type process struct {
 	cmd      *exec.Cmd
 	stopOnce sync.Once
-	addr   string
-	mu     sync.Mutex
-	stdout strings.Builder
-	stderr strings.Builder
-	lines  chan string
+	addr     string
+	mu       sync.Mutex
+	stdout   strings.Builder
+	stderr   strings.Builder
+	lines    chan string
 }
 
 // start runs gatehouse with args and stops it when the test ends.
