@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testpeers"
 )
 
 func TestDemoLoginOverHTTP(t *testing.T) {
@@ -229,4 +231,60 @@ rules: [{name: all, prefix: /, allow: authenticated}]
 	}
 	writeFile(t, dir, "users.yaml", users("victor"))
 	waitFor(t, func() bool { return status() == http.StatusUnauthorized })
+}
+
+func TestSessionsListAndRevoke(t *testing.T) {
+	redisAddr := testpeers.Redis(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	writeFile(t, dir, "users.yaml", "users:\n  - {username: ursula, email: Ursula@example.com, password: \"$argon2id$v=19$m=65536,t=3,p=2$yecPvGLSV3d1fnmE+51ROg$3j+w6Yamd1UcyJR6iVGWFcviPUIx8TCsCBR4MSo8cCk\"}\n")
+	cfg := writeFile(t, dir, "g.yaml", `
+server: {listen: "`+addr+`"}
+session:
+  secrets: ["0123456789abcdef0123456789abcdef"]
+  cookie: {secure: false}
+  store: redis
+  redis: {url: "redis://`+redisAddr+`/0"}
+providers: [{id: local, type: local, users_file: users.yaml}]
+upstreams: [{path: /, url: "http://127.0.0.1:1"}]
+rules: [{name: all, prefix: /, allow: authenticated}]
+`)
+	p := start(t, addr, "serve", "--config", cfg)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(p.url("/oauth2/sign_in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(readAll(t, resp.Body))
+	resp.Body.Close()
+	resp, err = c.PostForm(p.url("/oauth2/sign_in"), url.Values{"csrf": {m[1]}, "username": {"ursula"}, "password": {"password123"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	status := func() int {
+		req, _ := http.NewRequest(http.MethodGet, p.url("/"), nil)
+		req.Header.Set("Accept", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := status(); s != http.StatusBadGateway {
+		t.Fatalf("signed in: %d", s)
+	}
+	out, err := exec.Command(gatehouseBin, "sessions", "list", "--config", cfg, "--email", "ursula@EXAMPLE.com").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "1 session(s) of ursula@EXAMPLE.com") {
+		t.Fatalf("sessions list: %v\n%s", err, out)
+	}
+	out, err = exec.Command(gatehouseBin, "sessions", "revoke", "--config", cfg, "--provider", "local", "--subject", "ursula").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "revoked 1 session(s)") {
+		t.Fatalf("sessions revoke: %v\n%s", err, out)
+	}
+	if s := status(); s != http.StatusUnauthorized {
+		t.Fatalf("after revoke: %d, want 401", s)
+	}
 }

@@ -56,6 +56,17 @@ func (s *RedisStore) RevokeUser(ctx context.Context, provider, subject string) (
 	return n, nil
 }
 
+// RevokeEmail deletes every session whose identity carried the verified
+// email (case-insensitive), from any provider. Errors as RevokeUser.
+func (s *RedisStore) RevokeEmail(ctx context.Context, email string) (int, error) {
+	return s.RevokeUser(ctx, emailIndex, strings.ToLower(email))
+}
+
+// ListEmail is ListUser for the by-email index.
+func (s *RedisStore) ListEmail(ctx context.Context, email string) ([]SessionInfo, error) {
+	return s.ListUser(ctx, emailIndex, strings.ToLower(email))
+}
+
 // ListUser returns the live sessions of the user (provider, subject), oldest
 // first, from the plaintext metadata kept beside each encrypted session.
 // Index entries whose session has gone (expired, cleared) are removed on

@@ -106,6 +106,12 @@ func hashHex(parts ...string) string {
 
 func userKey(provider, subject string) string { return keyUser + hashHex(provider, subject) }
 
+// emailIndex is the pseudo-provider of the by-email index; the NUL keeps it
+// apart from every configurable provider id.
+const emailIndex = "\x00email"
+
+func emailKey(email string) string { return userKey(emailIndex, strings.ToLower(email)) }
+
 // readTicket returns the first cookie value of our name that opens as a
 // well-formed ticket; ErrNoSession without one, ErrInvalid for a bad one.
 func (s *RedisStore) readTicket(r *http.Request) (ticket, bool, error) {
@@ -263,6 +269,13 @@ func (s *RedisStore) store(ctx context.Context, t ticket, uk string, blob []byte
 	p.PExpire(ctx, mk, ttl)
 	p.SAdd(ctx, uk, sk)
 	extendTTL.Eval(ctx, p, []string{uk}, ttl.Milliseconds())
+	if st.Identity != nil && st.Identity.Email != "" {
+		// A second index by verified email, for "revoke every session of
+		// alice@example.com" whatever provider she signed in with.
+		ek := emailKey(st.Identity.Email)
+		p.SAdd(ctx, ek, sk)
+		extendTTL.Eval(ctx, p, []string{ek}, ttl.Milliseconds())
+	}
 	if _, err := p.Exec(ctx); err != nil {
 		return unavailable("save", err)
 	}

@@ -31,6 +31,8 @@ Usage:
                                        show which rule decides a request, and why
   gatehouse hash-password              read a password on stdin, print its argon2id hash
   gatehouse totp new --user NAME       make a TOTP secret and its otpauth:// URL
+  gatehouse sessions list|revoke --config FILE (--email E | --provider P --subject S)
+                                       list or end a user's sessions (Redis store)
   gatehouse version                    print the version
 `
 
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdHashPassword(rest, stdin, stdout, stderr)
 	case "totp":
 		return cmdTOTP(rest, stdout, stderr)
+	case "sessions":
+		return cmdSessions(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "gatehouse", version)
 		return 0
