@@ -185,8 +185,13 @@ func TestRedisListUserDropsStale(t *testing.T) {
 	if err != nil || len(list) != 1 {
 		t.Fatalf("ListUser = %+v, %v; want 1", list, err)
 	}
+	email := sessiontest.Sample(time.Now()).Identity.Email
+	if list, err := st.ListEmail(ctx, strings.ToUpper(email)); err != nil || len(list) != 1 {
+		t.Fatalf("ListEmail = %+v, %v; want 1", list, err)
+	}
+	// Both indexes (by user and by email) were pruned.
 	users := c.Keys(ctx, "gatehouse:u:*").Val()
-	if len(users) != 1 || c.SCard(ctx, users[0]).Val() != 1 {
+	if len(users) != 2 || c.SCard(ctx, users[0]).Val() != 1 || c.SCard(ctx, users[1]).Val() != 1 {
 		t.Errorf("stale index entry kept: %q", users)
 	}
 }
