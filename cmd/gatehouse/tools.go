@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/boombuler/barcode"
+	"github.com/boombuler/barcode/qr"
 	"golang.org/x/term"
 
 	"github.com/gatehouse-dev/gatehouse/providers/local"
@@ -77,5 +79,47 @@ func cmdTOTP(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "secret: %s\nurl: %s\n", secret, u)
+	code, err := qr.Encode(u, qr.M, qr.Auto)
+	if err != nil {
+		fmt.Fprintln(stderr, "totp new: QR code:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "scan with an authenticator app:")
+	fmt.Fprint(stdout, terminalQR(code))
 	return 0
+}
+
+// terminalQR draws a QR code with Unicode half blocks, two modules per
+// character cell, dark modules as spaces on a light quiet zone so it scans
+// on dark and light terminals alike.
+func terminalQR(code barcode.Barcode) string {
+	const quiet = 2
+	b := code.Bounds()
+	dark := func(x, y int) bool {
+		x, y = x-quiet, y-quiet
+		if x < 0 || y < 0 || x >= b.Dx() || y >= b.Dy() {
+			return false
+		}
+		r, _, _, _ := code.At(b.Min.X+x, b.Min.Y+y).RGBA()
+		return r < 0x8000
+	}
+	w, h := b.Dx()+2*quiet, b.Dy()+2*quiet
+	var sb strings.Builder
+	for y := 0; y < h; y += 2 {
+		for x := 0; x < w; x++ {
+			top, bottom := !dark(x, y), y+1 < h && !dark(x, y+1)
+			switch {
+			case top && bottom:
+				sb.WriteString("█")
+			case top:
+				sb.WriteString("▀")
+			case bottom:
+				sb.WriteString("▄")
+			default:
+				sb.WriteString(" ")
+			}
+		}
+		sb.WriteString("\n")
+	}
+	return sb.String()
 }
