@@ -37,6 +37,9 @@ func (g *Gateway) routes() http.Handler {
 		}
 		if ownPaths(r.URL.Path) {
 			secureHeaders(w.Header())
+			if r.TLS != nil || g.state.Load().public.scheme == "https" {
+				w.Header().Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+			}
 			own.ServeHTTP(w, r)
 			return
 		}

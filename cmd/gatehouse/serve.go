@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -109,9 +110,17 @@ func serve(ctx context.Context, cfg *config.Config, a *app, log *slog.Logger, re
 		defer signal.Stop(hup)
 	}
 	errc := make(chan error, 1)
+	if cfg.Server.TLSCertFile != "" {
+		certs, err := newCertReloader(cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}
+	}
 	go func() {
-		if cfg.Server.TLSCertFile != "" {
-			errc <- srv.ServeTLS(ln, cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile)
+		if srv.TLSConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "")
 			return
 		}
 		errc <- srv.Serve(ln)
