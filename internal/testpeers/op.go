@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,19 +40,32 @@ type OPUser struct {
 	// (FirstName + " " + LastName), with the profile scope.
 	FirstName string
 	LastName  string
+	// Groups make the "groups" claim (a JSON array of strings) when the
+	// "groups" scope is requested, as at Dex: in the ID token (the code
+	// flow's too, and a refresh's) and from userinfo. Without the scope, or
+	// with no groups, there is no "groups" claim.
+	Groups []string
+}
+
+func (u OPUser) clone() OPUser {
+	u.Groups = slices.Clone(u.Groups)
+	return u
 }
 
 // The default users of OIDCProvider.
 var (
-	// OPAlice has a verified email.
+	// OPAlice has a verified email and is in the groups admins and dev.
 	OPAlice = OPUser{ID: "user-alice", Username: "alice", Password: "alice-password",
-		Email: "alice@example.com", EmailVerified: true, FirstName: "Alice", LastName: "Liddell"}
-	// OPBob's email is not verified.
+		Email: "alice@example.com", EmailVerified: true, FirstName: "Alice", LastName: "Liddell",
+		Groups: []string{"admins", "dev"}}
+	// OPBob's email is not verified; he is in no group.
 	OPBob = OPUser{ID: "user-bob", Username: "bob", Password: "bob-password",
 		Email: "bob@example.com", EmailVerified: false, FirstName: "Bob", LastName: "Builder"}
-	// OPCarol has a verified email in another domain.
+	// OPCarol has a verified email in another domain and is in the group dev
+	// only.
 	OPCarol = OPUser{ID: "user-carol", Username: "carol", Password: "carol-password",
-		Email: "carol@other.example", EmailVerified: true, FirstName: "Carol", LastName: "Danvers"}
+		Email: "carol@other.example", EmailVerified: true, FirstName: "Carol", LastName: "Danvers",
+		Groups: []string{"dev"}}
 )
 
 // OPOptions configures StartOIDCProvider.
@@ -129,16 +143,21 @@ func StartOIDCProvider(t testing.TB, o OPOptions) *OP {
 		ClientSecret: "gatehouse-secret",
 		RedirectURIs: append([]string(nil), o.RedirectURIs...),
 	}
+	// Copies, so that a test changing its OP's users' groups changes
+	// neither the defaults nor the caller's slices.
 	if o.Users == nil {
-		p.Alice, p.Bob, p.Carol = OPAlice, OPBob, OPCarol
-		p.Users = []OPUser{OPAlice, OPBob, OPCarol}
+		p.Alice, p.Bob, p.Carol = OPAlice.clone(), OPBob.clone(), OPCarol.clone()
+		p.Users = []OPUser{p.Alice.clone(), p.Bob.clone(), p.Carol.clone()}
 	} else {
-		p.Users = append([]OPUser(nil), o.Users...)
+		for _, u := range o.Users {
+			p.Users = append(p.Users, u.clone())
+		}
 	}
 
 	// storage.StoreFromFile format: a map of user ID to storage.User, whose
 	// ID field must equal the key (the key finds the user, the field is sub).
 	// PreferredLanguage is set so that the "locale" claim is "en", not null.
+	// Groups is not a storage.User field: testop reads it from the same file.
 	type storedUser struct {
 		OPUser
 		PreferredLanguage string

@@ -160,7 +160,7 @@ func TestOIDCProviderCodeFlow(t *testing.T) {
 	if !strings.HasPrefix(op.Issuer, "http://127.0.0.1:") || !strings.HasSuffix(op.Issuer, "/") {
 		t.Errorf("Issuer = %q, want http://127.0.0.1:PORT/", op.Issuer)
 	}
-	rp.use(op, oidc.ScopeOfflineAccess, "profile", "email")
+	rp.use(op, oidc.ScopeOfflineAccess, "profile", "email", "groups")
 
 	browser := opBrowser(t)
 	resp, err := browser.Get(rp.srv.URL + "/start")
@@ -197,6 +197,8 @@ func TestOIDCProviderCodeFlow(t *testing.T) {
 	if amr, _ := claims["amr"].([]any); len(amr) != 1 || amr[0] != "pwd" {
 		t.Errorf("amr = %v, want [pwd]", claims["amr"])
 	}
+	// "groups" is not a userinfo scope to the OP: its claim is in the ID token.
+	opWantGroups(t, "ID token", claims, op.Alice.Groups)
 
 	ui, err := rp.provider.UserInfo(t.Context(), oauth2.StaticTokenSource(tok))
 	if err != nil {
@@ -211,6 +213,7 @@ func TestOIDCProviderCodeFlow(t *testing.T) {
 		uc["preferred_username"] != op.Alice.Username || uc["name"] != op.Alice.FirstName+" "+op.Alice.LastName {
 		t.Errorf("userinfo = %v", uc)
 	}
+	opWantGroups(t, "userinfo", uc, op.Alice.Groups)
 
 	// Refresh: offline_access was requested, so there is a refresh token; the
 	// grant returns a new ID token and a rotated refresh token.
@@ -236,6 +239,16 @@ func TestOIDCProviderCodeFlow(t *testing.T) {
 	if idt2.Subject != op.Alice.ID {
 		t.Errorf("refreshed ID token sub = %q", idt2.Subject)
 	}
+	opWantGroups(t, "refreshed ID token", opClaims(t, idt2), op.Alice.Groups)
+	ui, err = rp.provider.UserInfo(t.Context(), oauth2.StaticTokenSource(fresh))
+	if err != nil {
+		t.Fatalf("userinfo with the refreshed access token: %v", err)
+	}
+	uc = nil
+	if err := ui.Claims(&uc); err != nil {
+		t.Fatal(err)
+	}
+	opWantGroups(t, "userinfo after refresh", uc, op.Alice.Groups)
 	if _, err := rp.conf.TokenSource(t.Context(), stale).Token(); err == nil {
 		t.Error("the used refresh token was accepted again")
 	}
@@ -289,6 +302,73 @@ func TestOIDCProviderLoginFromAuthURL(t *testing.T) {
 	}
 	if ui.Email != op.Bob.Email || ui.EmailVerified {
 		t.Errorf("userinfo email %q verified %v", ui.Email, ui.EmailVerified)
+	}
+}
+
+// opWantGroups checks the "groups" claim of a claim set: a JSON array equal
+// to want, or absent when want is empty.
+func opWantGroups(t *testing.T, where string, claims map[string]any, want []string) {
+	t.Helper()
+	got, has := claims["groups"]
+	if len(want) == 0 {
+		if has {
+			t.Errorf("%s: groups = %v, want no groups claim", where, got)
+		}
+		return
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("%s: groups = %#v, want %q", where, got, want)
+	}
+	if arr, ok := got.([]any); !ok || len(arr) != len(want) {
+		t.Errorf("%s: groups = %#v, want a JSON array of %d strings", where, got, len(want))
+	}
+}
+
+// TestOIDCProviderGroupsClaim checks who gets a "groups" claim: only users
+// with groups, only with the "groups" scope, in the ID token and userinfo
+// alike, whether or not the userinfo claims are copied into the ID token.
+func TestOIDCProviderGroupsClaim(t *testing.T) {
+	tests := []struct {
+		name          string
+		user          func(*OP) OPUser
+		scopes        []string
+		claimsInToken bool
+		want          []string
+	}{
+		{"alice with the groups scope", func(op *OP) OPUser { return op.Alice }, []string{"groups"}, false, []string{"admins", "dev"}},
+		{"carol with the groups scope", func(op *OP) OPUser { return op.Carol }, []string{"email", "groups"}, false, []string{"dev"}},
+		{"carol, claims copied into the ID token", func(op *OP) OPUser { return op.Carol }, []string{"profile", "groups"}, true, []string{"dev"}},
+		{"bob has no groups", func(op *OP) OPUser { return op.Bob }, []string{"groups"}, false, nil},
+		{"alice without the groups scope", func(op *OP) OPUser { return op.Alice }, []string{"email", "profile"}, true, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rp := newOPRP(t)
+			op := StartOIDCProvider(t, OPOptions{RedirectURIs: []string{rp.redirectURI()}, UserinfoClaimsInIDToken: tc.claimsInToken})
+			rp.use(op, tc.scopes...)
+			browser := opBrowser(t)
+			resp, err := browser.Get(rp.srv.URL + "/start")
+			if err != nil {
+				t.Fatal(err)
+			}
+			opReadBody(t, resp)
+			u := tc.user(op)
+			resp = op.Login(t, browser, resp.Request.URL.String(), u.Username, u.Password)
+			if body := opReadBody(t, resp); resp.StatusCode != http.StatusOK {
+				t.Fatalf("after login: %s %q", resp.Status, body)
+			}
+			tok, idt := rp.result()
+			opWantGroups(t, "ID token", opClaims(t, idt), tc.want)
+			ui, err := rp.provider.UserInfo(t.Context(), oauth2.StaticTokenSource(tok))
+			if err != nil {
+				t.Fatalf("userinfo: %v", err)
+			}
+			var uc map[string]any
+			if err := ui.Claims(&uc); err != nil {
+				t.Fatal(err)
+			}
+			opWantGroups(t, "userinfo", uc, tc.want)
+		})
 	}
 }
 

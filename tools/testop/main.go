@@ -37,15 +37,25 @@
 //     needsRefreshToken). No consent prompt is needed. Refresh tokens are
 //     rotated: each refresh_token grant returns a new refresh token (plus a
 //     new access and ID token) and invalidates the old one.
-//   - Claims: scopes openid, profile, email, phone, offline_access and
-//     "custom_scope" are accepted; others are dropped silently. Because the
-//     code flow issues an access token, the example client keeps the
-//     profile/email/phone claims OUT of the ID token (spec section 5.4; the
-//     ID token has iss, sub, aud, exp, iat, auth_time, nonce, amr ["pwd"],
-//     azp, at_hash, c_hash) and serves them only from /userinfo. The flag
+//   - Claims: scopes openid, profile, email, phone, offline_access,
+//     "custom_scope" and (our addition) "groups" are accepted; others are
+//     dropped silently. Because the code flow issues an access token, the
+//     example client keeps the profile/email/phone claims OUT of the ID
+//     token (spec section 5.4; the ID token has iss, sub, aud, exp, iat,
+//     auth_time, nonce, amr ["pwd"], azp, at_hash, c_hash) and serves them
+//     only from /userinfo. The flag
 //     -id-token-userinfo-claims turns on the client's
 //     IDTokenUserinfoClaimsAssertion, which copies them into the ID token too
 //     (as many real providers do).
+//   - Groups (our addition, not the example's): a user in the users file may
+//     have "Groups": ["admins", ...]. When the "groups" scope was requested
+//     (as at Dex), the "groups" claim, a JSON array of strings, is in the ID
+//     token (always, -id-token-userinfo-claims or not: "groups" is not one of
+//     the userinfo scopes the example keeps out of it), in /userinfo, and in
+//     the ID tokens of refreshes. Without the scope, or for a user with no
+//     groups, there is no "groups" claim at all (never an empty array). The
+//     discovery document's scopes_supported does not list "groups" (the
+//     example fixes that list).
 //   - Users: "sub" is the user's ID (the key in the users file, which must
 //     equal the user's "ID" field); "email_verified" comes from EmailVerified;
 //     "preferred_username" from Username; "name" is FirstName + " " + LastName;
@@ -169,6 +179,10 @@ func run(cfg *config) error {
 	if err != nil {
 		return fmt.Errorf("users file: %w", err)
 	}
+	groups, err := loadGroups(cfg.usersFile)
+	if err != nil {
+		return fmt.Errorf("users file: groups: %w", err)
+	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -189,6 +203,7 @@ func run(cfg *config) error {
 		client:                web,
 		postLogoutURIs:        cfg.postLogoutURIs,
 		idTokenUserinfoClaims: cfg.idTokenUserinfoClaims,
+		groups:                newGroupClaims(groups),
 	}
 
 	router := exampleop.SetupServer(issuer, stor, logger, false)
@@ -215,13 +230,15 @@ func run(cfg *config) error {
 
 // clientOverrides is the example storage with our client's answers adjusted
 // where storage.Client has no setter: post-logout redirect URIs (the example
-// returns none, so RP-initiated logout could not redirect back) and
-// IDTokenUserinfoClaimsAssertion.
+// returns none, so RP-initiated logout could not redirect back),
+// IDTokenUserinfoClaimsAssertion and the "groups" scope; and with the groups
+// claim added to the ID token and userinfo (groups.go).
 type clientOverrides struct {
 	*storage.Storage
 	client                *storage.Client
 	postLogoutURIs        []string
 	idTokenUserinfoClaims bool
+	groups                *groupClaims
 }
 
 func (s *clientOverrides) GetClientByClientID(ctx context.Context, clientID string) (op.Client, error) {
@@ -240,3 +257,10 @@ type webClient struct {
 
 func (c *webClient) PostLogoutRedirectURIs() []string     { return c.postLogoutURIs }
 func (c *webClient) IDTokenUserinfoClaimsAssertion() bool { return c.idTokenUserinfoClaims }
+
+// IsScopeAllowed lets the client ask for "groups" besides the example's
+// custom_scope (openid, profile, email, phone, address and offline_access
+// are always allowed).
+func (c *webClient) IsScopeAllowed(scope string) bool {
+	return scope == groupsScope || c.Client.IsScopeAllowed(scope)
+}
