@@ -286,6 +286,8 @@ func TestBrowserSignIn(t *testing.T) {
 			t.Helper()
 			do(t, tab, "fill the local form",
 				chromedp.WaitVisible(chromedp.CSS(localForm)),
+				// After a failed attempt gatehouse re-fills the user name.
+				chromedp.Clear(chromedp.CSS(localForm+` input[name="username"]`)),
 				chromedp.SendKeys(chromedp.CSS(localForm+` input[name="username"]`), "ursula"),
 				chromedp.SendKeys(chromedp.CSS(localForm+` input[name="password"]`), password))
 			return load(t, tab, "submit the local form", chromedp.Click(chromedp.CSS(localForm+` button[type="submit"]`)))

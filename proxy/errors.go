@@ -94,7 +94,7 @@ func (g *Gateway) renderError(w http.ResponseWriter, r *http.Request, err error)
 	g.renderTemplate(w, "error.html", errorPage{
 		base:      g.base(r),
 		Status:    he.status,
-		Title:     http.StatusText(he.status),
+		Title:     errorTitle(he.status),
 		Message:   he.msg,
 		RequestID: rid,
 	})

@@ -52,6 +52,10 @@ func (g *Gateway) signInPage(w http.ResponseWriter, r *http.Request) error {
 
 func (g *Gateway) renderSignIn(w http.ResponseWriter, r *http.Request, st *state, status int, rd, info, errMsg string) {
 	data := signInPage{base: g.base(r), Redirect: rd, Info: info, Error: errMsg}
+	if errMsg != "" && r.PostForm != nil {
+		// The same message for every failure, so re-filling reveals nothing.
+		data.Username = r.PostForm.Get("username")
+	}
 	for _, p := range g.opts.Providers {
 		data.Providers = append(data.Providers, providerButton{
 			Name: p.DisplayName(),

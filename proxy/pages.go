@@ -52,6 +52,7 @@ type signInPage struct {
 	OTP       bool // show the one-time code field
 	CSRF      string
 	Redirect  string
+	Username  string // re-filled after a failed local login
 	Info      string
 	Error     string
 }
@@ -60,6 +61,7 @@ type signOutPage struct {
 	base
 	CSRF     string
 	Redirect string
+	User     string // who is signed in, if anyone
 }
 
 type errorPage struct {
@@ -74,4 +76,21 @@ func (g *Gateway) renderTemplate(w http.ResponseWriter, name string, data any) {
 	if err := templates.ExecuteTemplate(w, name, data); err != nil {
 		g.log.Error("render template", "template", name, "error", err)
 	}
+}
+
+// errorTitle is the human heading of an error page.
+func errorTitle(status int) string {
+	switch {
+	case status == http.StatusUnauthorized:
+		return "Sign-in required"
+	case status == http.StatusForbidden:
+		return "Access denied"
+	case status == http.StatusNotFound:
+		return "Not found"
+	case status == http.StatusRequestEntityTooLarge:
+		return "Request too large"
+	case status == http.StatusServiceUnavailable || status == http.StatusBadGateway || status == http.StatusGatewayTimeout:
+		return "Temporarily unavailable"
+	}
+	return "Something went wrong"
 }

@@ -19,6 +19,9 @@ func (g *Gateway) signOutPage(w http.ResponseWriter, r *http.Request) error {
 		Redirect: g.safeRedirect(r, st, r.URL.Query().Get("rd")),
 		CSRF:     g.csrf.token(w, r),
 	}
+	if id, _, err := g.identify(w, r, st); err == nil && id != nil {
+		data.User = id.UserName()
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	g.renderTemplate(w, "sign_out.html", data)
 	return nil

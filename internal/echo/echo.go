@@ -77,7 +77,7 @@ var page = template.Must(template.New("echo").Parse(`<!doctype html>
 <style>
 body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#1d2433}
 table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #e1e5ee;vertical-align:top}
-tr.id td{background:#eef3ff;font-weight:600}code{word-break:break-all}.who{font-size:1.3rem}
+tr.id td{background:#eef3ff;font-weight:600}td:first-child{white-space:nowrap}code{word-break:break-all}.who{font-size:1.3rem}
 </style></head><body>
 <h1>Echo upstream</h1>
 <p class="who">{{if .User}}Signed in as <strong>{{.User}}</strong>.{{else}}No identity headers received.{{end}}
