@@ -54,7 +54,10 @@ type Server struct {
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`        // default 5m
 	UpstreamTimeout   time.Duration `yaml:"upstream_timeout"`    // response-header timeout, default 60s
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`    // default 20s
-	MaxHeaderBytes    int           `yaml:"max_header_bytes"`    // default 64 KiB
+	// ShutdownDelay is how long /ready fails before the listener closes on
+	// SIGTERM, so load balancers stop sending first (Kubernetes: ~5s).
+	ShutdownDelay  time.Duration `yaml:"shutdown_delay"`
+	MaxHeaderBytes int           `yaml:"max_header_bytes"` // default 64 KiB
 
 	// Parsed forms, filled by Load.
 	TrustedPrefixes []netip.Prefix `yaml:"-"`

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/bearer"
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/lockout"
+	"github.com/gatehouse-dev/gatehouse/metrics"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/providers"
 	"github.com/gatehouse-dev/gatehouse/redirect"
@@ -40,6 +41,8 @@ type Options struct {
 	Bearer *bearer.Verifier
 	// Assertion signs X-Gatehouse-Assertion; nil disables it.
 	Assertion *assertion.Signer
+	// Metrics records Prometheus series; nil records nothing.
+	Metrics *metrics.Metrics
 	// Limiter counts failed local logins per account and per client IP and
 	// locks them out; nil disables the limits (tests only).
 	Limiter *lockout.Limiter

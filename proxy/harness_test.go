@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/echo"
 	"github.com/gatehouse-dev/gatehouse/internal/testidp"
 	"github.com/gatehouse-dev/gatehouse/lockout"
+	"github.com/gatehouse-dev/gatehouse/metrics"
 	"github.com/gatehouse-dev/gatehouse/providers"
 	"github.com/gatehouse-dev/gatehouse/providers/local"
 	"github.com/gatehouse-dev/gatehouse/providers/oidc"
@@ -239,7 +240,7 @@ func (e *env) build(cfg *config.Config) *proxy.Gateway {
 		t.Fatal(err)
 	}
 	gw, err := proxy.New(proxy.Options{Config: cfg, Sessions: store, LoginStates: states, Providers: redirectProviders, Local: localAuth, Logger: log, Now: e.opts.now, ReadyChecks: ready,
-		Limiter: limiter, Hashing: lockout.NewHashing(cfg.Login.MaxConcurrent), Assertion: signer, Bearer: verifier})
+		Limiter: limiter, Hashing: lockout.NewHashing(cfg.Login.MaxConcurrent), Assertion: signer, Bearer: verifier, Metrics: metrics.New()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/identity"
 	"github.com/gatehouse-dev/gatehouse/lockout"
+	"github.com/gatehouse-dev/gatehouse/metrics"
 	"github.com/gatehouse-dev/gatehouse/providers"
 	"github.com/gatehouse-dev/gatehouse/session"
 )
@@ -146,8 +147,10 @@ func (g *Gateway) callback(w http.ResponseWriter, r *http.Request) error {
 	id, tok, err := p.Exchange(ctx, code, ls.Verifier, ls.Nonce, g.callbackURL(st))
 	if err != nil {
 		g.log.WarnContext(r.Context(), "login failed", "request_id", requestID(r.Context()), "provider", p.ID(), "error", err)
+		g.opts.Metrics.Login(p.ID(), loginOutcome(err))
 		return loginError(err)
 	}
+	g.opts.Metrics.Login(p.ID(), metrics.OutcomeSuccess)
 	if err := g.startSession(w, r, st, id, tok); err != nil {
 		return err
 	}
@@ -155,6 +158,16 @@ func (g *Gateway) callback(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	http.Redirect(w, r, ls.Redirect, http.StatusFound)
 	return nil
+}
+
+func loginOutcome(err error) string {
+	switch {
+	case errors.Is(err, providers.ErrDenied):
+		return metrics.OutcomeDenied
+	case errors.Is(err, providers.ErrInvalidToken), errors.Is(err, providers.ErrInvalidCredentials):
+		return metrics.OutcomeFailure
+	}
+	return metrics.OutcomeError
 }
 
 func loginError(err error) error {
@@ -252,6 +265,7 @@ func (g *Gateway) localLogin(w http.ResponseWriter, r *http.Request) error {
 		}
 		if !v.Allowed {
 			logFailure(v.Reason, nil)
+			g.opts.Metrics.Login(g.opts.Local.ID(), metrics.OutcomeLocked)
 			return refuse()
 		}
 	}
@@ -266,6 +280,7 @@ func (g *Gateway) localLogin(w http.ResponseWriter, r *http.Request) error {
 		authenticate()
 	}
 	if authErr != nil {
+		g.opts.Metrics.Login(g.opts.Local.ID(), loginOutcome(authErr))
 		if !errors.Is(authErr, providers.ErrInvalidCredentials) {
 			return loginError(authErr)
 		}
@@ -284,6 +299,7 @@ func (g *Gateway) localLogin(w http.ResponseWriter, r *http.Request) error {
 			g.log.WarnContext(ctx, "reset login failures", "request_id", requestID(ctx), "error", err)
 		}
 	}
+	g.opts.Metrics.Login(g.opts.Local.ID(), metrics.OutcomeSuccess)
 	if err := g.startSession(w, r, st, id, nil); err != nil {
 		return err
 	}

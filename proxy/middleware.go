@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/metrics"
 )
 
 type slogLevel = slog.Level
@@ -129,6 +131,11 @@ func (g *Gateway) accessLog(next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w}
 		a := &audit{}
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), auditKey, a)))
+		elapsed := g.now().Sub(start)
+		g.opts.Metrics.ObserveRequest(metrics.RouteFor(r.URL.Path, g.opts.Config.Server.Prefix), rec.status, elapsed)
+		if a.decision != "" {
+			g.opts.Metrics.Decision(a.rule, a.decision)
+		}
 		if !g.log.Enabled(r.Context(), slog.LevelInfo) {
 			return
 		}
@@ -145,7 +152,7 @@ func (g *Gateway) accessLog(next http.Handler) http.Handler {
 		attrs = append(attrs,
 			slog.Int("status", rec.status),
 			slog.Int64("bytes", rec.bytes),
-			slog.Duration("duration", g.now().Sub(start)),
+			slog.Duration("duration", elapsed),
 			slog.String("remote", r.RemoteAddr),
 		)
 		if a.decision != "" {

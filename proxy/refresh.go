@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/gatehouse-dev/gatehouse/metrics"
 	"github.com/gatehouse-dev/gatehouse/providers"
 	"github.com/gatehouse-dev/gatehouse/session"
 )
@@ -140,9 +141,11 @@ func (g *Gateway) doRefresh(r *http.Request, st *state, sess *session.Session, r
 	id, tok, err := rf.Refresh(ctx, old)
 	if err != nil {
 		if errors.Is(err, providers.ErrRefreshFatal) {
+			g.opts.Metrics.Refresh(sess.Identity.Provider, metrics.OutcomeDenied)
 			g.log.InfoContext(r.Context(), "refresh rejected; session ended", "request_id", requestID(r.Context()), "provider", sess.Identity.Provider, "subject", sess.Identity.Subject, "error", err)
 			return nil, nil
 		}
+		g.opts.Metrics.Refresh(sess.Identity.Provider, metrics.OutcomeError)
 		g.log.WarnContext(r.Context(), "refresh failed; keeping the session", "request_id", requestID(r.Context()), "provider", sess.Identity.Provider, "error", err)
 		return sess, nil
 	}
@@ -174,6 +177,7 @@ func (g *Gateway) doRefresh(r *http.Request, st *state, sess *session.Session, r
 			return nil, &httpError{status: errStoreDown.status, msg: errStoreDown.msg, err: err}
 		}
 	}
+	g.opts.Metrics.Refresh(sess.Identity.Provider, metrics.OutcomeSuccess)
 	g.log.InfoContext(r.Context(), "session refreshed", "request_id", requestID(r.Context()), "provider", sess.Identity.Provider, "subject", sess.Identity.Subject)
 	return &next, nil
 }

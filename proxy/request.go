@@ -30,6 +30,7 @@ func (g *Gateway) identify(w http.ResponseWriter, r *http.Request, st *state) (*
 	switch {
 	case err == nil:
 	case errors.Is(err, session.ErrUnavailable):
+		g.opts.Metrics.StoreError("load")
 		return nil, nil, &httpError{status: errStoreDown.status, msg: errStoreDown.msg, err: err}
 	case errors.Is(err, session.ErrNoSession):
 		return nil, nil, nil
@@ -99,7 +100,7 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) error {
 		return errForbidden
 	}
 	scheme := st.trusted.requestScheme(r)
-	pc := &proxyContext{id: id, sess: sess, path: path, scheme: scheme, trusted: st.trusted.peerTrusted(r), bearer: auditOf(r.Context()).bearer}
+	pc := &proxyContext{id: id, sess: sess, path: path, scheme: scheme, trusted: st.trusted.peerTrusted(r), bearer: auditOf(r.Context()).bearer, upstream: up.name()}
 	if id != nil {
 		pc.assertion = g.assertionFor(r, id, sess, host)
 	}

@@ -14,6 +14,10 @@ func (g *Gateway) routes() http.Handler {
 	own := http.NewServeMux()
 	own.HandleFunc("GET /ping", g.ping)
 	own.HandleFunc("GET /ready", g.ready)
+	if g.opts.Metrics != nil && g.opts.Config.Server.MetricsListen == "" {
+		// No separate metrics listener configured: serve it here.
+		own.Handle("GET /metrics", g.opts.Metrics.Handler())
+	}
 	own.Handle("GET "+p+"/sign_in", g.page(g.signInPage))
 	own.Handle("POST "+p+"/sign_in", g.page(g.csrf.protect(g.localLogin)))
 	own.Handle("GET "+p+"/start", g.page(g.start))
@@ -26,8 +30,9 @@ func (g *Gateway) routes() http.Handler {
 	own.Handle("GET "+p+"/static/", http.StripPrefix(p+"/static/", staticFiles()))
 	own.Handle("/", g.page(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
 
+	metricsHere := g.opts.Metrics != nil && g.opts.Config.Server.MetricsListen == ""
 	ownPaths := func(path string) bool {
-		return path == "/ping" || path == "/ready" || path == p || strings.HasPrefix(path, p+"/")
+		return path == "/ping" || path == "/ready" || path == p || strings.HasPrefix(path, p+"/") || metricsHere && path == "/metrics"
 	}
 	dispatch := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == p+"/auth" {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/identity"
+	"github.com/gatehouse-dev/gatehouse/metrics"
 	"github.com/gatehouse-dev/gatehouse/session"
 )
 
@@ -27,6 +28,14 @@ type upstream struct {
 	target *url.URL
 	proxy  http.Handler
 	demo   bool
+}
+
+// name identifies the upstream in metrics: its target's host:port.
+func (up *upstream) name() string {
+	if up.target == nil {
+		return "demo"
+	}
+	return up.target.Host
 }
 
 // upstreams picks the upstream for a request: the longest host+path match,
@@ -43,6 +52,7 @@ type proxyContext struct {
 	scheme    string
 	trusted   bool
 	bearer    bool   // the Authorization header was gatehouse's credential
+	upstream  string // the upstream's name for metrics
 	assertion string // signed X-Gatehouse-Assertion, or ""
 }
 
@@ -259,6 +269,9 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == 499 {
 		g.log.DebugContext(r.Context(), "client canceled", "request_id", requestID(r.Context()))
 		return
+	}
+	if pc, ok := r.Context().Value(proxyCtxKey{}).(*proxyContext); ok {
+		g.opts.Metrics.UpstreamError(pc.upstream, metrics.UpstreamErrorKind(err))
 	}
 	g.renderError(w, r, newHTTPError(status, msg, fmt.Errorf("upstream: %w", err)))
 }

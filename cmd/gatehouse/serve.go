@@ -104,6 +104,18 @@ func serve(ctx context.Context, cfg *config.Config, a *app, log *slog.Logger, re
 		ready <- ln.Addr().String()
 	}
 
+	if cfg.Server.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.Server.MetricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen %s (metrics): %w", cfg.Server.MetricsListen, err)
+		}
+		msrv := &http.Server{Handler: a.metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", mln.Addr().String())
+	}
+
 	hup := make(chan os.Signal, 1)
 	if reload != nil {
 		signal.Notify(hup, syscall.SIGHUP)
@@ -137,6 +149,10 @@ func serve(ctx context.Context, cfg *config.Config, a *app, log *slog.Logger, re
 		case <-ctx.Done():
 			log.Info("shutting down", "timeout", cfg.Server.ShutdownTimeout.String())
 			a.gateway.Drain()
+			if d := cfg.Server.ShutdownDelay; d > 0 {
+				// Readiness fails first, so load balancers stop sending.
+				time.Sleep(d)
+			}
 			sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
 			defer cancel()
 			if err := srv.Shutdown(sctx); err != nil {

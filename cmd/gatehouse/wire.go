@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/bearer"
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/lockout"
+	"github.com/gatehouse-dev/gatehouse/metrics"
 	"github.com/gatehouse-dev/gatehouse/providers"
 	"github.com/gatehouse-dev/gatehouse/providers/github"
 	"github.com/gatehouse-dev/gatehouse/providers/local"
@@ -25,6 +26,7 @@ import (
 // app is a wired gatehouse: the Gateway and what must be closed after it.
 type app struct {
 	gateway *proxy.Gateway
+	metrics *metrics.Metrics
 	local   *local.Provider   // nil without a local provider
 	signer  *assertion.Signer // nil when the assertion is disabled
 	closers []func() error
@@ -147,7 +149,10 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, upstrea
 		signer = s
 		a.signer = s
 	}
+	a.metrics = metrics.New()
+	a.metrics.SetBuildInfo(version)
 	gw, err := proxy.New(proxy.Options{
+		Metrics:     a.metrics,
 		Config:      cfg,
 		Sessions:    store,
 		LoginStates: states,
