@@ -74,6 +74,9 @@ func (g *Gateway) originalRequest(r *http.Request, st *state) (originalRequest, 
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 			return o, fmt.Errorf("%w: X-Original-URL", errForwarded)
 		}
+		if !validHost(u.Host) {
+			return o, fmt.Errorf("%w: X-Original-URL host", errForwarded)
+		}
 		o.scheme, o.host, o.uri = u.Scheme, u.Host, u.RequestURI()
 		o.method = h.Get("X-Original-Method")
 		if o.method == "" {
@@ -87,7 +90,7 @@ func (g *Gateway) originalRequest(r *http.Request, st *state) (originalRequest, 
 	if o.method == "" || o.host == "" || o.uri == "" || o.uri[0] != '/' {
 		return o, fmt.Errorf("%w: X-Forwarded-Method/Host/Uri missing", errForwarded)
 	}
-	if strings.ContainsAny(o.host, "/\\@ \t") {
+	if !validHost(o.host) {
 		return o, fmt.Errorf("%w: X-Forwarded-Host", errForwarded)
 	}
 	return o, nil
@@ -100,4 +103,20 @@ func hasForwardedMetadata(h http.Header) bool {
 		}
 	}
 	return false
+}
+
+// validHost accepts host[:port] made only of what host names, IPv4 and
+// bracketed IPv6 literals use: letters, digits, '-', '.', ':', '[', ']'.
+// Anything else (spaces of any kind, '/', '\', '@', '%') is malformed.
+func validHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == ':' || c == '[' || c == ']') {
+			return false
+		}
+	}
+	return true
 }
