@@ -23,6 +23,10 @@ type criteria struct {
 
 	// As configured, for reasons.
 	emailList, domainList, userList []string
+
+	// Phrases for Decision.Reason, built once by explain.
+	whyRoles, whyGroups, whyProviders []string
+	whyDomains                        map[string]string
 }
 
 func compileCriteria(emails, groups, domains, users, providers []string) (*criteria, error) {
@@ -56,6 +60,7 @@ func compileCriteria(emails, groups, domains, users, providers []string) (*crite
 			}
 		}
 	}
+	c.explain()
 	return c, nil
 }
 
@@ -78,17 +83,18 @@ func (c *criteria) empty() bool {
 		len(c.domains) == 0 && len(c.users) == 0 && len(c.providers) == 0
 }
 
-// match reports which criterion id satisfies ("" when none). hasRole
-// answers role membership (derived from config, never from id.Roles).
-func (c *criteria) match(id *identity.Identity, hasRole func(string) bool) string {
-	for _, r := range c.roles {
-		if hasRole(r) {
-			return fmt.Sprintf("role %q", r)
+// match reports which criterion id satisfies ("" when none), as a phrase
+// fixed at compile time (no allocation). roles answers role membership
+// (derived from config, never from id.Roles); nil means no role can match.
+func (c *criteria) match(id *identity.Identity, roles map[string]*criteria) string {
+	for i, r := range c.roles {
+		if rc := roles[r]; rc != nil && rc.match(id, nil) != "" {
+			return c.whyRoles[i]
 		}
 	}
-	for _, g := range c.groups {
+	for i, g := range c.groups {
 		if id.InGroup(g) {
-			return fmt.Sprintf("group %q", g)
+			return c.whyGroups[i]
 		}
 	}
 	if len(c.emails) > 0 && id.EmailVerified && id.Email != "" {
@@ -98,8 +104,8 @@ func (c *criteria) match(id *identity.Identity, hasRole func(string) bool) strin
 	}
 	if len(c.domains) > 0 {
 		if d := id.EmailDomain(); d != "" {
-			if _, ok := c.domains[asciiLower(d)]; ok {
-				return fmt.Sprintf("email domain %q", d)
+			if why, ok := c.whyDomains[asciiLower(d)]; ok {
+				return why
 			}
 		}
 	}
@@ -108,12 +114,40 @@ func (c *criteria) match(id *identity.Identity, hasRole func(string) bool) strin
 			return "user name"
 		}
 	}
-	for _, p := range c.providers {
+	for i, p := range c.providers {
 		if id.Provider == p {
-			return fmt.Sprintf("provider %q", p)
+			return c.whyProviders[i]
 		}
 	}
 	return ""
+}
+
+// explain fills the phrases match returns; call it after roles are set.
+func (c *criteria) explain() {
+	quote := func(kind string, vals []string) []string {
+		out := make([]string, len(vals))
+		for i, v := range vals {
+			out[i] = fmt.Sprintf("%s %q", kind, v)
+		}
+		return out
+	}
+	c.whyRoles, c.whyGroups, c.whyProviders = quote("role", c.roles), quote("group", c.groups), quote("provider", c.providers)
+	c.whyDomains = make(map[string]string, len(c.domains))
+	for d := range c.domains {
+		c.whyDomains[d] = fmt.Sprintf("email domain %q", d)
+	}
+}
+
+// whys lists every phrase match can return.
+func (c *criteria) whys() []string {
+	out := []string{"verified email", "user name"}
+	out = append(out, c.whyRoles...)
+	out = append(out, c.whyGroups...)
+	out = append(out, c.whyProviders...)
+	for _, w := range c.whyDomains {
+		out = append(out, w)
+	}
+	return out
 }
 
 // describeMiss explains, for logs and explain, why no criterion matched.

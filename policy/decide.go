@@ -79,14 +79,14 @@ func (p *Policy) outcome(i int, r *rule, id *identity.Identity) Decision {
 			d.Result, d.Reason = Allow, r.reasonAuth
 		}
 	default:
-		why := r.crit.match(id, func(role string) bool { return p.roles[role].matchesRole(id) })
+		why := r.crit.match(id, p.roles)
 		switch {
 		case why == "":
 			d.Reason = r.reasonNoMatch
 		case r.mfa && !id.MFA:
 			d.Reason = r.reasonMFA
 		default:
-			d.Result, d.Reason = Allow, `rule "`+r.name+`": allowed by `+why
+			d.Result, d.Reason = Allow, r.reasonAllowed[why]
 		}
 	}
 	return d
@@ -94,7 +94,7 @@ func (p *Policy) outcome(i int, r *rule, id *identity.Identity) Decision {
 
 // matchesRole reports whether id earns the role these criteria define.
 func (c *criteria) matchesRole(id *identity.Identity) bool {
-	return c != nil && id != nil && c.match(id, func(string) bool { return false }) != ""
+	return c != nil && id != nil && c.match(id, nil) != ""
 }
 
 // Roles returns the roles id earns from the configuration's roles section,

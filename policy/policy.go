@@ -56,6 +56,7 @@ type rule struct {
 
 	// Reasons, precomputed so Decide does not format on its hot paths.
 	reasonDeny, reasonPublic, reasonAuth, reasonLogin, reasonMFA, reasonNoMatch string
+	reasonAllowed                                                               map[string]string // by criteria phrase
 }
 
 // hostPattern is a compiled rule host: exact, or "*.suffix" (wildcard).
@@ -217,7 +218,12 @@ func (p *Policy) compileRule(i int, rc config.Rule) (rule, error) {
 		}
 	}
 	c.roles = slices.Clone(a.Roles)
+	c.explain()
 	r.crit, r.mfa = *c, a.MFA
+	r.reasonAllowed = map[string]string{}
+	for _, why := range c.whys() {
+		r.reasonAllowed[why] = q + "allowed by " + why
+	}
 	switch {
 	case a.Public && (a.Authenticated || a.MFA || !c.empty()):
 		return r, errors.New("allow: public cannot be combined with authenticated, mfa or criteria")
