@@ -39,6 +39,7 @@ type User struct {
 	Groups       []string
 	PasswordHash string // argon2id PHC string or bcrypt
 	TOTPSecret   string // base32; optional
+	TOTP         string // required | optional | off; "" = the provider's totp setting
 }
 
 type account struct {
@@ -46,6 +47,7 @@ type account struct {
 	groups                     []string
 	hash                       passwordHash
 	totpSecret                 string
+	totpMode                   string // effective: the user's setting, else the provider's
 }
 
 // Provider authenticates local users. It is safe for concurrent use.
@@ -163,11 +165,19 @@ func newProvider(cfg config.Provider, users []User, loc locator, opts Options) (
 			a.hash = h
 			costs[h.params()]++
 		}
+		a.totpMode = p.totpMode
+		switch u.TOTP {
+		case "":
+		case TOTPOptional, TOTPRequired, TOTPOff:
+			a.totpMode = u.TOTP
+		default:
+			bad(i, "totp", "%q is not required, optional or off", u.TOTP)
+		}
 		if u.TOTPSecret != "" {
 			if a.totpSecret, err = parseTOTPSecret(u.TOTPSecret); err != nil {
 				bad(i, "totp_secret", "%v", err)
 			}
-		} else if p.totpMode == TOTPRequired {
+		} else if a.totpMode == TOTPRequired {
 			log.Warn("local user has no TOTP secret but totp is required; the user cannot log in",
 				"provider", p.id, "user", u.Username)
 		}
@@ -241,7 +251,8 @@ func (p *Provider) DisplayName() string {
 // time, with exactly one hash computation whether or not the user exists.
 // Passwords over MaxPasswordBytes are refused before hashing; bcrypt users'
 // passwords over 72 bytes are refused, not truncated. A user with a TOTP
-// secret must give a valid, not previously used code (unless totp is off);
+// secret must give a valid, not previously used code (unless totp is off —
+// per user, or for the provider when the user sets nothing);
 // with totp required, a user without a secret cannot log in. Every failure
 // wraps providers.ErrInvalidCredentials and says nothing about which part
 // failed. Identity.MFA is true when a code was verified.
@@ -264,14 +275,14 @@ func (p *Provider) Authenticate(ctx context.Context, user, password, otp string)
 	}
 	mfa := false
 	switch {
-	case p.totpMode != TOTPOff && a.totpSecret != "":
+	case a.totpMode != TOTPOff && a.totpSecret != "":
 		now := p.now()
 		code := strings.ReplaceAll(strings.TrimSpace(otp), " ", "")
 		if !validTOTP(a.totpSecret, code, now) || !p.used.claim(a.canonical, code, now) {
 			return nil, failed
 		}
 		mfa = true
-	case p.totpMode == TOTPRequired:
+	case a.totpMode == TOTPRequired:
 		return nil, failed
 	}
 	return &identity.Identity{
@@ -298,15 +309,12 @@ func (p *Provider) Canonical(user string) string {
 
 // UsesTOTP reports whether any user can be asked for a one-time code.
 func (p *Provider) UsesTOTP() bool {
-	if p.totpMode == TOTPOff {
-		return false
-	}
 	for _, a := range p.set.Load().accounts {
-		if a.totpSecret != "" {
+		if a.totpMode == TOTPRequired || a.totpMode != TOTPOff && a.totpSecret != "" {
 			return true
 		}
 	}
-	return p.totpMode == TOTPRequired
+	return false
 }
 
 // Exists reports whether subject (a canonical user name) is still in the

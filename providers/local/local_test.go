@@ -279,3 +279,41 @@ func TestReloadCanonicalExists(t *testing.T) {
 		t.Fatal("eve should be gone after reload")
 	}
 }
+
+func TestPerUserTOTPSetting(t *testing.T) {
+	hash, err := HashPassword("correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+	now := time.Now()
+	code, err := totp.GenerateCode(secret, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := []User{
+		{Username: "opt-out", PasswordHash: hash, TOTPSecret: secret, TOTP: TOTPOff}, // provider requires; user is off
+		{Username: "must", PasswordHash: hash, TOTP: TOTPRequired},                    // required but no secret: cannot log in
+		{Username: "inherits", PasswordHash: hash, TOTPSecret: secret},                // provider's required
+	}
+	p, err := NewWithUsers(config.Provider{ID: "local", Type: "local", TOTP: TOTPRequired}, users, Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if id, err := p.Authenticate(ctx, "opt-out", "correct horse battery staple", ""); err != nil || id.MFA {
+		t.Fatalf("user with totp off: %v %+v", err, id)
+	}
+	if _, err := p.Authenticate(ctx, "must", "correct horse battery staple", ""); !errors.Is(err, providers.ErrInvalidCredentials) {
+		t.Fatalf("required without a secret: %v", err)
+	}
+	if _, err := p.Authenticate(ctx, "inherits", "correct horse battery staple", ""); !errors.Is(err, providers.ErrInvalidCredentials) {
+		t.Fatalf("inherited required, no code: %v", err)
+	}
+	if id, err := p.Authenticate(ctx, "inherits", "correct horse battery staple", code); err != nil || !id.MFA {
+		t.Fatalf("inherited required, with code: %v", err)
+	}
+	if _, err := NewWithUsers(config.Provider{ID: "local", Type: "local"}, []User{{Username: "x", PasswordHash: hash, TOTP: "sometimes"}}, Options{}); err == nil {
+		t.Fatal("an unknown per-user totp value was accepted")
+	}
+}

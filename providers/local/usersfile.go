@@ -21,6 +21,7 @@ type fileUser struct {
 	Groups     []string `yaml:"groups"`
 	Password   string   `yaml:"password"`
 	TOTPSecret string   `yaml:"totp_secret"`
+	TOTP       string   `yaml:"totp"` // required | optional | off; empty: the provider's setting
 }
 
 type usersDoc struct {
@@ -77,7 +78,7 @@ func readUsersFile(path string) ([]User, locator, error) {
 	users := make([]User, len(doc.Users))
 	for i, u := range doc.Users {
 		users[i] = User{Username: u.Username, Email: u.Email, Groups: u.Groups,
-			PasswordHash: u.Password, TOTPSecret: u.TOTPSecret}
+			PasswordHash: u.Password, TOTPSecret: u.TOTPSecret, TOTP: u.TOTP}
 	}
 	return users, loc, nil
 }
