@@ -293,8 +293,8 @@ func TestPerUserTOTPSetting(t *testing.T) {
 	}
 	users := []User{
 		{Username: "opt-out", PasswordHash: hash, TOTPSecret: secret, TOTP: TOTPOff}, // provider requires; user is off
-		{Username: "must", PasswordHash: hash, TOTP: TOTPRequired},                    // required but no secret: cannot log in
-		{Username: "inherits", PasswordHash: hash, TOTPSecret: secret},                // provider's required
+		{Username: "must", PasswordHash: hash, TOTP: TOTPRequired},                   // required but no secret: cannot log in
+		{Username: "inherits", PasswordHash: hash, TOTPSecret: secret},               // provider's required
 	}
 	p, err := NewWithUsers(config.Provider{ID: "local", Type: "local", TOTP: TOTPRequired}, users, Options{Now: func() time.Time { return now }})
 	if err != nil {
