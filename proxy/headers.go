@@ -149,3 +149,43 @@ func headerValue(v string) string {
 	}
 	return v
 }
+
+// forwardingHeaders describe the client's connection or original request.
+// Only a trusted proxy may set them; from anyone else (and in any
+// non-canonical spelling, even from a trusted proxy) they never reach the
+// upstream, so it cannot be misled about the client, the scheme or the path.
+var forwardingHeaders = map[string]bool{
+	"x-forwarded-for": true, "x-forwarded-host": true, "x-forwarded-proto": true,
+	"x-forwarded-port": true, "x-forwarded-prefix": true, "x-forwarded-uri": true,
+	"x-forwarded-method": true, "x-forwarded-server": true, "x-forwarded-ssl": true,
+	"x-real-ip": true, "true-client-ip": true, "forwarded": true,
+	"x-original-url": true, "x-original-uri": true, "x-original-method": true,
+}
+
+// cleanUpstreamHeaders removes identity headers always, and forwarding
+// headers unless they came, canonically spelled, from a trusted proxy.
+func cleanUpstreamHeaders(h http.Header, trusted bool) {
+	for k := range h {
+		canonical := !strings.ContainsAny(k, "_ \t") && textproto.CanonicalMIMEHeaderKey(k) == k
+		var n string
+		if canonical {
+			if reservedCanonical[k] || strings.HasPrefix(k, "X-Auth-Request-") {
+				delete(h, k)
+				continue
+			}
+			if trusted {
+				continue
+			}
+			n = strings.ToLower(k)
+		} else {
+			n = normaliseHeaderName(k)
+			if reservedHeaders[n] || strings.HasPrefix(n, "x-auth-request-") {
+				delete(h, k)
+				continue
+			}
+		}
+		if forwardingHeaders[n] {
+			delete(h, k)
+		}
+	}
+}

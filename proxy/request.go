@@ -121,6 +121,7 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) error {
 	if up.demo {
 		// The built-in demo app gets the same headers a real upstream would.
 		removeGatewayCookies(r, session.CookieName(st.cfg.Session.Cookie))
+		cleanUpstreamHeaders(r.Header, pc.trusted)
 		setEscapedPath(r.URL, path)
 		if id != nil {
 			setIdentityHeaders(r.Header, id)

@@ -156,12 +156,12 @@ func (up *upstream) rewrite(cookiePrefix string) func(*httputil.ProxyRequest) {
 		if up.cfg.PreserveHost {
 			out.Host = pr.In.Host
 		}
+		cleanUpstreamHeaders(out.Header, pc.trusted)
 		if pc.trusted {
 			out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 		}
 		pr.SetXForwarded()
 		out.Header.Set("X-Forwarded-Proto", pc.scheme)
-		removeReserved(out.Header)
 		removeGatewayCookies(out, cookiePrefix)
 		if pc.bearer {
 			// The token was for gatehouse; the upstream gets the assertion.
