@@ -75,22 +75,26 @@ func (c *CookieStore) Name() string { return c.name }
 // an unknown secret, oversized) is ErrInvalid; a verified but ended session is
 // ErrExpired. Load never writes to the response and never returns another
 // error. When the request carries several cookies of our exact name, the
-// first that opens wins.
+// first that opens wins — unless two open for different users (a planted
+// cookie from a sibling subdomain): then ErrInvalid.
 func (c *CookieStore) Load(r *http.Request) (*Session, error) {
 	values, err := readJar(r).values(c.name)
 	if err != nil {
 		return nil, err
 	}
 	now := c.now()
-	key := cacheKey(values)
-	if s, rotated, ok := c.cache.get(key); ok {
-		if cerr := c.life.check(s, now); cerr != nil {
-			return nil, cerr
+	single := len(values) == 1
+	if single {
+		if s, rotated, ok := c.cache.get(values[0]); ok {
+			if cerr := c.life.check(s, now); cerr != nil {
+				return nil, cerr
+			}
+			s.Reissue = s.Reissue || rotated
+			return s, nil
 		}
-		s.Reissue = s.Reissue || rotated
-		return s, nil
 	}
 	err = ErrInvalid
+	var found *Session
 	for _, v := range values {
 		b, rotated, oerr := c.seal.open(c.name, v)
 		if oerr != nil {
@@ -100,16 +104,39 @@ func (c *CookieStore) Load(r *http.Request) (*Session, error) {
 		if uerr != nil {
 			continue
 		}
-		c.cache.put(key, s, rotated)
+		if single {
+			c.cache.put(v, s, rotated)
+		}
 		if cerr := c.life.check(s, now); cerr != nil {
 			err = cerr
 			continue
 		}
 		s.Reissue = s.Reissue || rotated
-		return s, nil
+		if found == nil {
+			found = s
+			continue
+		}
+		// Two valid sessions under our exact name for different users: a
+		// sibling subdomain may have planted its own (session fixation).
+		// Trust neither. The same user twice (e.g. after a cookie domain
+		// change) is harmless: the first wins.
+		if !sameUser(found, s) {
+			c.log.Warn("two session cookies for different users; rejecting both", "cookie", c.name)
+			return nil, ErrInvalid
+		}
+	}
+	if found != nil {
+		return found, nil
 	}
 	c.log.Debug("session cookie rejected", "cookie", c.name, "reason", err)
 	return nil, err
+}
+
+func sameUser(a, b *Session) bool {
+	if a.Identity == nil || b.Identity == nil {
+		return a.Identity == b.Identity
+	}
+	return a.Identity.Provider == b.Identity.Provider && a.Identity.Subject == b.Identity.Subject
 }
 
 // Save seals s into the session cookie(s) with Max-Age set to its remaining
