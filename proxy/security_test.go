@@ -1,0 +1,99 @@
+package proxy_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// A081: the OAuth redirect_uri comes from public_url, never from Host.
+func TestStartIgnoresHostHeader(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	addr := strings.TrimPrefix(e.srv.URL, "http://")
+	resp := rawGet(t, addr, "/oauth2/start?provider=idp&rd=/", [][2]string{{"Host", "evil.example"}})
+	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if resp.StatusCode == http.StatusFound {
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		if got := loc.Query().Get("redirect_uri"); got != e.srv.URL+"/oauth2/callback" {
+			t.Fatalf("redirect_uri %q built from the Host header", got)
+		}
+	}
+}
+
+// A089: a health-check User-Agent never authenticates anything.
+func TestHealthCheckUserAgentIsNotAuthentication(t *testing.T) {
+	e := newEnv(t, envOptions{trusted: "[127.0.0.1/32]"})
+	for _, path := range []string{"/app", "/oauth2/auth"} {
+		resp := e.get(e.client(), path, "User-Agent", "GoogleHC/1.0", "Accept", "application/json",
+			"X-Forwarded-Method", "GET", "X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/app")
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s with a health-check UA: %d, want 401", path, resp.StatusCode)
+		}
+	}
+	if r := e.get(e.client(), "/ping", "User-Agent", "GoogleHC/1.0"); r.StatusCode != http.StatusOK {
+		t.Errorf("/ping: %d", r.StatusCode)
+	}
+}
+
+// A025 / ASVS 7.2.4: a login always issues a new session value, even when
+// the browser already holds one (planted or old).
+func TestLoginIssuesNewSession(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.client()
+	e.oidcLogin(c, "/")
+	before := cookieValue(c, e, "_gatehouse")
+	e.localLogin(c, "carol", carolPassword, "/")
+	after := cookieValue(c, e, "_gatehouse")
+	if before == "" || after == "" || before == after {
+		t.Fatal("the second login kept the session cookie value")
+	}
+	if got := echoed(t, e.get(c, "/")); got.Headers["X-Forwarded-User"][0] != "carol" {
+		t.Fatalf("after the second login: %v", got.Headers["X-Forwarded-User"])
+	}
+}
+
+func cookieValue(c *http.Client, e *env, name string) string {
+	for _, ck := range c.Jar.Cookies(mustURL(e.srv.URL)) {
+		if ck.Name == name {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// A111: sign-out clears cookies and asks the browser to drop them.
+func TestSignOutClearsSiteData(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.client()
+	e.oidcLogin(c, "/")
+	m := csrfRe.FindStringSubmatch(body(t, e.get(c, "/oauth2/sign_out")))
+	req, _ := http.NewRequest(http.MethodPost, e.url("/oauth2/sign_out"), strings.NewReader("csrf="+m[1]))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("Clear-Site-Data"); got != `"cookies"` {
+		t.Fatalf("Clear-Site-Data %q", got)
+	}
+}
+
+// HSTS is sent on gatehouse's pages when its public URL is https.
+func TestHSTSWhenPublicURLIsHTTPS(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	if h := e.get(e.client(), "/oauth2/sign_in").Header.Get("Strict-Transport-Security"); h != "" {
+		t.Fatalf("HSTS over plain http: %q", h)
+	}
+	cfg := *e.cfg
+	cfg.Server.PublicURL = "https://auth.example.com"
+	if err := e.gw.Reload(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	if h := e.get(e.client(), "/oauth2/sign_in").Header.Get("Strict-Transport-Security"); !strings.HasPrefix(h, "max-age=31536000") {
+		t.Fatalf("HSTS with an https public URL: %q", h)
+	}
+}
