@@ -3,13 +3,11 @@ package assertion
 import (
 	"hash/maphash"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/boundedcache"
 )
-
-const cacheShards = 32
 
 // entryKey is what For caches under.
 type entryKey struct{ key, audience string }
@@ -52,39 +50,25 @@ type cached struct {
 	who       subject
 }
 
-// cache is a bounded, sharded map of tokens. Reads take one shard's read
-// lock. A full shard drops an entry past its refresh time if it meets one
-// early, else an arbitrary one.
+// cache is a bounded map of tokens (boundedcache: sharded, read-locked
+// gets). A full shard drops an entry past its refresh time if it meets one
+// early, else an arbitrary one. Entries are stored by pointer so that a hit
+// copies one word, not the whole entry; they are never changed after put.
 type cache struct {
-	seed     maphash.Seed
-	perShard int
-	shards   [cacheShards]cacheShard
-}
-
-type cacheShard struct {
-	mu sync.RWMutex
-	m  map[entryKey]cached
+	m *boundedcache.Cache[entryKey, *cached]
 }
 
 func newCache(size int) *cache {
-	c := &cache{seed: maphash.MakeSeed(), perShard: max(1, size/cacheShards)}
-	for i := range c.shards {
-		c.shards[i].m = make(map[entryKey]cached)
-	}
-	return c
-}
-
-func (c *cache) shard(k entryKey) *cacheShard {
-	return &c.shards[maphash.String(c.seed, k.key)%cacheShards]
+	seed := maphash.MakeSeed()
+	return &cache{m: boundedcache.New[entryKey, *cached](size, func(k entryKey) uint64 {
+		return maphash.String(seed, k.key)
+	})}
 }
 
 // get returns the cached token for k if it was signed by key generation
 // gen for an identical identity and is not yet due for refresh at now.
 func (c *cache) get(k entryKey, gen uint64, id *identity.Identity, now time.Time) (string, bool) {
-	s := c.shard(k)
-	s.mu.RLock()
-	e, ok := s.m[k]
-	s.mu.RUnlock()
+	e, ok := c.m.Get(k)
 	if !ok || e.gen != gen || !now.Before(e.refreshAt) || !e.who.matches(id) {
 		return "", false
 	}
@@ -92,37 +76,8 @@ func (c *cache) get(k entryKey, gen uint64, id *identity.Identity, now time.Time
 }
 
 func (c *cache) put(k entryKey, e cached, now time.Time) {
-	s := c.shard(k)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.m[k]; !ok && len(s.m) >= c.perShard {
-		evicted, seen := false, 0
-		for old, oe := range s.m {
-			if !now.Before(oe.refreshAt) {
-				delete(s.m, old)
-				evicted = true
-			}
-			if seen++; seen == 8 {
-				break
-			}
-		}
-		if !evicted {
-			for old := range s.m { // map order is unspecified: an arbitrary victim
-				delete(s.m, old)
-				break
-			}
-		}
-	}
-	s.m[k] = e
+	c.m.Put(k, &e, func(old *cached) bool { return !now.Before(old.refreshAt) })
 }
 
 // len counts entries (tests).
-func (c *cache) len() int {
-	n := 0
-	for i := range c.shards {
-		c.shards[i].mu.RLock()
-		n += len(c.shards[i].m)
-		c.shards[i].mu.RUnlock()
-	}
-	return n
-}
+func (c *cache) len() int { return c.m.Len() }
