@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/assertion"
 	"github.com/gatehouse-dev/gatehouse/bearer"
 	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/csrf"
 	"github.com/gatehouse-dev/gatehouse/lockout"
 	"github.com/gatehouse-dev/gatehouse/metrics"
 	"github.com/gatehouse-dev/gatehouse/policy"
@@ -61,7 +62,7 @@ type Gateway struct {
 	log      *slog.Logger
 	now      func() time.Time
 	state    atomic.Pointer[state]
-	csrf     *csrfGuard
+	csrf     *csrf.Guard
 	handler  http.Handler
 	provByID map[string]providers.Provider
 	draining atomic.Bool
@@ -91,11 +92,11 @@ func New(opts Options) (*Gateway, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	csrf, err := newCSRFGuard(opts.Config)
+	guard, err := newCSRF(opts.Config)
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{opts: opts, log: opts.Logger, now: opts.Now, csrf: csrf, provByID: map[string]providers.Provider{}}
+	g := &Gateway{opts: opts, log: opts.Logger, now: opts.Now, csrf: guard, provByID: map[string]providers.Provider{}}
 	for _, p := range opts.Providers {
 		g.provByID[p.ID()] = p
 	}

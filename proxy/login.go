@@ -65,7 +65,7 @@ func (g *Gateway) renderSignIn(w http.ResponseWriter, r *http.Request, st *state
 	}
 	if g.opts.Local != nil {
 		data.Local = true
-		data.CSRF = g.csrf.token(w, r)
+		data.CSRF = g.csrf.Token(w, r)
 		data.OTP = true
 		if t, ok := g.opts.Local.(interface{ UsesTOTP() bool }); ok {
 			data.OTP = t.UsesTOTP()
@@ -208,7 +208,7 @@ func (g *Gateway) startSession(w http.ResponseWriter, r *http.Request, st *state
 		}
 		return fmt.Errorf("save session: %w", err)
 	}
-	g.csrf.renew(w)
+	g.csrf.Renew(w)
 	return nil
 }
 

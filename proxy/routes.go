@@ -19,11 +19,11 @@ func (g *Gateway) routes() http.Handler {
 		own.Handle("GET /metrics", g.opts.Metrics.Handler())
 	}
 	own.Handle("GET "+p+"/sign_in", g.page(g.signInPage))
-	own.Handle("POST "+p+"/sign_in", g.page(g.csrf.protect(g.localLogin)))
+	own.Handle("POST "+p+"/sign_in", g.page(g.csrfProtect(g.localLogin)))
 	own.Handle("GET "+p+"/start", g.page(g.start))
 	own.Handle("GET "+p+"/callback", g.page(g.callback))
 	own.Handle("GET "+p+"/sign_out", g.page(g.signOutPage))
-	own.Handle("POST "+p+"/sign_out", g.page(g.csrf.protect(g.signOut)))
+	own.Handle("POST "+p+"/sign_out", g.page(g.csrfProtect(g.signOut)))
 	own.Handle(p+"/auth", g.api(g.forwardAuth))
 	own.Handle("GET "+p+"/userinfo", g.api(g.userinfo))
 	own.HandleFunc("GET "+p+"/jwks.json", g.jwks)

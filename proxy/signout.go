@@ -17,7 +17,7 @@ func (g *Gateway) signOutPage(w http.ResponseWriter, r *http.Request) error {
 	data := signOutPage{
 		base:     g.base(r),
 		Redirect: g.safeRedirect(r, st, r.URL.Query().Get("rd")),
-		CSRF:     g.csrf.token(w, r),
+		CSRF:     g.csrf.Token(w, r),
 	}
 	if id, _, err := g.identify(w, r, st); err == nil && id != nil {
 		data.User = id.UserName()
@@ -33,7 +33,7 @@ func (g *Gateway) signOut(w http.ResponseWriter, r *http.Request) error {
 	if err := g.opts.Sessions.Clear(w, r); err != nil {
 		return fmt.Errorf("sign out: %w", err)
 	}
-	g.csrf.renew(w)
+	g.csrf.Renew(w)
 	w.Header().Set("Clear-Site-Data", `"cookies"`)
 	rd := r.PostForm.Get("rd")
 	target := st.prefix + "/sign_in?msg=signed_out"
