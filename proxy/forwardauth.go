@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/forwarded"
+	"github.com/gatehouse-dev/gatehouse/headers"
 	"net/http"
 	"net/url"
 	"strings"
@@ -36,9 +38,9 @@ func (g *Gateway) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 	switch dec.Result {
 	case policy.Allow:
 		if id != nil {
-			setAuthRequestHeaders(w.Header(), id)
+			headers.SetAuthRequest(w.Header(), id)
 			if tok := g.assertionFor(r, id, sess, host); tok != "" {
-				w.Header().Set(hdrAssertion, tok)
+				w.Header().Set(headers.Assertion, tok)
 			}
 		}
 		w.Header().Set("Cache-Control", "no-store")
@@ -59,8 +61,8 @@ func (g *Gateway) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 // headers count only from trusted proxies; from anyone else they are ignored
 // and the forward-auth request itself is judged.
 func (g *Gateway) originalRequest(r *http.Request, st *state) (originalRequest, error) {
-	o := originalRequest{method: r.Method, scheme: st.trusted.requestScheme(r), host: r.Host, uri: r.URL.RequestURI()}
-	if !st.trusted.peerTrusted(r) {
+	o := originalRequest{method: r.Method, scheme: st.trusted.Scheme(r), host: r.Host, uri: r.URL.RequestURI()}
+	if !st.trusted.PeerTrusted(r) {
 		if hasForwardedMetadata(r.Header) {
 			g.log.WarnContext(r.Context(), "ignored forwarded headers from untrusted peer", "request_id", requestID(r.Context()), "remote", r.RemoteAddr)
 		}
@@ -74,7 +76,7 @@ func (g *Gateway) originalRequest(r *http.Request, st *state) (originalRequest, 
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 			return o, fmt.Errorf("%w: X-Original-URL", errForwarded)
 		}
-		if !validHost(u.Host) {
+		if !forwarded.ValidHost(u.Host) {
 			return o, fmt.Errorf("%w: X-Original-URL host", errForwarded)
 		}
 		o.scheme, o.host, o.uri = u.Scheme, u.Host, u.RequestURI()
@@ -90,7 +92,7 @@ func (g *Gateway) originalRequest(r *http.Request, st *state) (originalRequest, 
 	if o.method == "" || o.host == "" || o.uri == "" || o.uri[0] != '/' {
 		return o, fmt.Errorf("%w: X-Forwarded-Method/Host/Uri missing", errForwarded)
 	}
-	if !validHost(o.host) {
+	if !forwarded.ValidHost(o.host) {
 		return o, fmt.Errorf("%w: X-Forwarded-Host", errForwarded)
 	}
 	return o, nil
@@ -103,20 +105,4 @@ func hasForwardedMetadata(h http.Header) bool {
 		}
 	}
 	return false
-}
-
-// validHost accepts host[:port] made only of what host names, IPv4 and
-// bracketed IPv6 literals use: letters, digits, '-', '.', ':', '[', ']'.
-// Anything else (spaces of any kind, '/', '\', '@', '%') is malformed.
-func validHost(h string) bool {
-	if h == "" || len(h) > 255 {
-		return false
-	}
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == ':' || c == '[' || c == ']') {
-			return false
-		}
-	}
-	return true
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/forwarded"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -75,7 +76,7 @@ type state struct {
 	policy    *policy.Policy
 	redirects *redirect.Validator
 	upstreams *upstreams
-	trusted   *trustedProxies
+	trusted   *forwarded.Trusted
 	prefix    string
 	public    publicURL
 }
@@ -137,7 +138,7 @@ func buildState(cfg *config.Config, demoUpstream http.Handler) (*state, error) {
 		policy:    pol,
 		redirects: redirect.New(pub.String(), cfg.Server.AllowedRedirectDomains),
 		upstreams: ups,
-		trusted:   newTrustedProxies(cfg.Server.TrustedPrefixes),
+		trusted:   forwarded.New(cfg.Server.TrustedPrefixes),
 		prefix:    cfg.Server.Prefix,
 		public:    pub,
 	}, nil

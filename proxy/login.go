@@ -245,7 +245,7 @@ func (g *Gateway) localLogin(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("The username or password is too long.", nil)
 	}
 	ctx := r.Context()
-	ip := st.trusted.clientIP(r)
+	ip := st.trusted.ClientIP(r)
 	account := lockout.Canonical(user)
 	if c, ok := g.opts.Local.(interface{ Canonical(string) string }); ok {
 		account = c.Canonical(user)

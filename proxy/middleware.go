@@ -62,7 +62,7 @@ func requestID(ctx context.Context) string {
 func (g *Gateway) withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
-		if id == "" || !validRequestID(id) || !g.state.Load().trusted.peerTrusted(r) {
+		if id == "" || !validRequestID(id) || !g.state.Load().trusted.PeerTrusted(r) {
 			var b [8]byte
 			_, _ = rand.Read(b[:])
 			id = hex.EncodeToString(b[:])

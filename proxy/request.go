@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/headers"
 	"net"
 	"net/http"
 	"net/url"
@@ -99,8 +100,8 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) error {
 	case policy.Forbid:
 		return errForbidden
 	}
-	scheme := st.trusted.requestScheme(r)
-	pc := &proxyContext{id: id, sess: sess, path: path, scheme: scheme, trusted: st.trusted.peerTrusted(r), bearer: auditOf(r.Context()).bearer, upstream: up.name()}
+	scheme := st.trusted.Scheme(r)
+	pc := &proxyContext{id: id, sess: sess, path: path, scheme: scheme, trusted: st.trusted.PeerTrusted(r), bearer: auditOf(r.Context()).bearer, upstream: up.name()}
 	if id != nil {
 		pc.assertion = g.assertionFor(r, id, sess, host)
 	}
@@ -121,12 +122,12 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) error {
 	if up.demo {
 		// The built-in demo app gets the same headers a real upstream would.
 		removeGatewayCookies(r, session.CookieName(st.cfg.Session.Cookie))
-		cleanUpstreamHeaders(r.Header, pc.trusted)
+		headers.CleanUpstream(r.Header, pc.trusted)
 		setEscapedPath(r.URL, path)
 		if id != nil {
-			setIdentityHeaders(r.Header, id)
+			headers.SetIdentity(r.Header, id)
 			if pc.assertion != "" {
-				r.Header.Set(hdrAssertion, pc.assertion)
+				r.Header.Set(headers.Assertion, pc.assertion)
 			}
 		}
 	}
@@ -147,7 +148,7 @@ func (g *Gateway) requireLogin(w http.ResponseWriter, r *http.Request, st *state
 	}
 	target := st.prefix + "/sign_in"
 	if host != st.public.host {
-		rd = st.trusted.requestScheme(r) + "://" + host + rd
+		rd = st.trusted.Scheme(r) + "://" + host + rd
 		target = st.public.String() + target
 	}
 	if _, ok := st.redirects.Check(rd); !ok {

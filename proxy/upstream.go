@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/headers"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -156,7 +157,7 @@ func (up *upstream) rewrite(cookiePrefix string) func(*httputil.ProxyRequest) {
 		if up.cfg.PreserveHost {
 			out.Host = pr.In.Host
 		}
-		cleanUpstreamHeaders(out.Header, pc.trusted)
+		headers.CleanUpstream(out.Header, pc.trusted)
 		if pc.trusted {
 			out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 		}
@@ -168,12 +169,12 @@ func (up *upstream) rewrite(cookiePrefix string) func(*httputil.ProxyRequest) {
 			out.Header.Del("Authorization")
 		}
 		if pc.id != nil {
-			setIdentityHeaders(out.Header, pc.id)
+			headers.SetIdentity(out.Header, pc.id)
 			if pc.assertion != "" {
-				out.Header.Set(hdrAssertion, pc.assertion)
+				out.Header.Set(headers.Assertion, pc.assertion)
 			}
 			if pc.sess != nil && up.cfg.PassAccessToken && pc.sess.Tokens.AccessToken != "" {
-				out.Header.Set(hdrAccessToken, pc.sess.Tokens.AccessToken)
+				out.Header.Set(headers.AccessToken, pc.sess.Tokens.AccessToken)
 			}
 			if pc.sess != nil && up.cfg.PassIDToken && pc.sess.Tokens.IDToken != "" {
 				out.Header.Set("Authorization", "Bearer "+pc.sess.Tokens.IDToken)
@@ -241,7 +242,7 @@ func filterUpstreamResponse(cookiePrefix string) func(*http.Response) error {
 			}
 		}
 		for k := range h {
-			if isReservedHeader(k) {
+			if headers.IsReserved(k) {
 				delete(h, k)
 			}
 		}

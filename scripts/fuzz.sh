@@ -27,7 +27,7 @@ targets=(
   "./session FuzzRedisTicket"
   "./session FuzzRedisSessionValue"
   "./proxy FuzzOriginalRequest"
-  "./proxy FuzzClientIP"
+  "./forwarded FuzzClientIP"
   "./config FuzzParse"
   "./bearer FuzzVerify"
 )

@@ -1,0 +1,189 @@
+// Package headers owns the identity and forwarding headers gatehouse sets
+// and the rules for removing every client-sent copy of them: names are
+// compared normalised (case-insensitive, '_' = '-', surrounding blanks
+// ignored), so no spelling of X-Forwarded-Email survives from a client.
+package headers
+
+import (
+	"net/http"
+	"net/textproto"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/identity"
+)
+
+// Identity headers gatehouse sets. A client must never be able to supply any
+// of them: stripClientIdentity removes every copy, in any spelling, on every
+// route (public ones too), before anything else looks at the request.
+const (
+	User              = "X-Forwarded-User"
+	Email             = "X-Forwarded-Email"
+	PreferredUsername = "X-Forwarded-Preferred-Username"
+	Groups            = "X-Forwarded-Groups"
+	Roles             = "X-Forwarded-Roles"
+	AccessToken       = "X-Forwarded-Access-Token"
+	Assertion         = "X-Gatehouse-Assertion"
+
+	authReqUser          = "X-Auth-Request-User"
+	authReqEmail         = "X-Auth-Request-Email"
+	authReqPreferredUser = "X-Auth-Request-Preferred-Username"
+	authReqGroups        = "X-Auth-Request-Groups"
+	authReqRoles         = "X-Auth-Request-Roles"
+)
+
+// reservedHeaders are matched after normaliseHeaderName.
+var reservedHeaders = map[string]bool{
+	"x-forwarded-user":               true,
+	"x-forwarded-email":              true,
+	"x-forwarded-preferred-username": true,
+	"x-forwarded-groups":             true,
+	"x-forwarded-roles":              true,
+	"x-forwarded-access-token":       true,
+	"x-gatehouse-assertion":          true,
+	"x-forwarded-uid":                true,
+	"remote-user":                    true,
+	"x-remote-user":                  true,
+	"x-user":                         true,
+	"x-email":                        true,
+	// Method overrides would let a client change what the upstream executes
+	// after the rules judged another method.
+	"x-http-method-override": true,
+	"x-http-method":          true,
+	"x-method-override":      true,
+}
+
+// normaliseHeaderName folds case, turns '_' into '-' and trims spaces, so
+// X_Forwarded_Email, x-forwarded-email and " X-Forwarded-Email" are one name.
+func normaliseHeaderName(k string) string {
+	return strings.ToLower(strings.ReplaceAll(strings.TrimSpace(k), "_", "-"))
+}
+
+// IsReserved reports whether k, in any spelling, is a header only gatehouse may set.
+func IsReserved(k string) bool {
+	// Fast path: net/http canonicalises every valid header name, so a key
+	// without '_' or spaces is already in canonical form.
+	if !strings.ContainsAny(k, "_ \t") && textproto.CanonicalMIMEHeaderKey(k) == k {
+		return reservedCanonical[k] || strings.HasPrefix(k, "X-Auth-Request-")
+	}
+	n := normaliseHeaderName(k)
+	return reservedHeaders[n] || strings.HasPrefix(n, "x-auth-request-")
+}
+
+// reservedCanonical is reservedHeaders in net/http's canonical spelling.
+var reservedCanonical = func() map[string]bool {
+	m := make(map[string]bool, len(reservedHeaders))
+	for k := range reservedHeaders {
+		m[textproto.CanonicalMIMEHeaderKey(k)] = true
+	}
+	return m
+}()
+
+// Strip deletes every client-sent identity header (any spelling) from h.
+func Strip(h http.Header) {
+	for k := range h {
+		if IsReserved(k) {
+			delete(h, k)
+		}
+	}
+}
+
+// SetIdentity writes the identity for an upstream (proxy mode).
+func SetIdentity(h http.Header, id *identity.Identity) {
+	h[User] = []string{headerValue(id.UserName())}
+	setOrDelete(h, Email, headerValue(id.Email))
+	setOrDelete(h, PreferredUsername, headerValue(id.PreferredUsername))
+	setOrDelete(h, Groups, joinList(id.Groups))
+	setOrDelete(h, Roles, joinList(id.Roles))
+}
+
+// SetAuthRequest writes the identity for a forward-auth response.
+func SetAuthRequest(h http.Header, id *identity.Identity) {
+	h[authReqUser] = []string{headerValue(id.UserName())}
+	setOrDelete(h, authReqEmail, headerValue(id.Email))
+	setOrDelete(h, authReqPreferredUser, headerValue(id.PreferredUsername))
+	setOrDelete(h, authReqGroups, joinList(id.Groups))
+	setOrDelete(h, authReqRoles, joinList(id.Roles))
+}
+
+func setOrDelete(h http.Header, k, v string) {
+	if v == "" {
+		delete(h, k)
+		return
+	}
+	h[k] = []string{v}
+}
+
+// joinList joins with commas; values holding a comma or control character
+// are dropped from the header (they would be ambiguous), never split.
+func joinList(vals []string) string {
+	if len(vals) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for _, v := range vals {
+		if v == "" || strings.ContainsRune(v, ',') || headerValue(v) != v {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(v)
+	}
+	return b.String()
+}
+
+// headerValue removes characters that cannot appear in a header value, so an
+// identity claim can never inject a header line.
+func headerValue(v string) string {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return strings.Map(func(r rune) rune {
+				if r < 0x20 && r != '\t' || r == 0x7f {
+					return -1
+				}
+				return r
+			}, v)
+		}
+	}
+	return v
+}
+
+// forwardingHeaders describe the client's connection or original request.
+// Only a trusted proxy may set them; from anyone else (and in any
+// non-canonical spelling, even from a trusted proxy) they never reach the
+// upstream, so it cannot be misled about the client, the scheme or the path.
+var forwardingHeaders = map[string]bool{
+	"x-forwarded-for": true, "x-forwarded-host": true, "x-forwarded-proto": true,
+	"x-forwarded-port": true, "x-forwarded-prefix": true, "x-forwarded-uri": true,
+	"x-forwarded-method": true, "x-forwarded-server": true, "x-forwarded-ssl": true,
+	"x-real-ip": true, "true-client-ip": true, "forwarded": true,
+	"x-original-url": true, "x-original-uri": true, "x-original-method": true,
+}
+
+// CleanUpstream removes identity headers always, and forwarding
+// headers unless they came, canonically spelled, from a trusted proxy.
+func CleanUpstream(h http.Header, trusted bool) {
+	for k := range h {
+		canonical := !strings.ContainsAny(k, "_ \t") && textproto.CanonicalMIMEHeaderKey(k) == k
+		var n string
+		if canonical {
+			if reservedCanonical[k] || strings.HasPrefix(k, "X-Auth-Request-") {
+				delete(h, k)
+				continue
+			}
+			if trusted {
+				continue
+			}
+			n = strings.ToLower(k)
+		} else {
+			n = normaliseHeaderName(k)
+			if reservedHeaders[n] || strings.HasPrefix(n, "x-auth-request-") {
+				delete(h, k)
+				continue
+			}
+		}
+		if forwardingHeaders[n] {
+			delete(h, k)
+		}
+	}
+}

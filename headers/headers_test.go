@@ -1,0 +1,47 @@
+package headers
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/identity"
+)
+
+func TestIsReserved(t *testing.T) {
+	for name, want := range map[string]bool{
+		"X-Forwarded-Email": true, "x-forwarded-email": true, "X_Forwarded_Email": true, " X-Forwarded-Email": true,
+		"X-Auth-Request-Anything": true, "x_auth_request_user": true, "X-Gatehouse-Assertion": true,
+		"X-Http-Method-Override": true, "X-Forwarded-For": false, "Accept": false, "X-Forwarded-Emails": false,
+	} {
+		if got := IsReserved(name); got != want {
+			t.Errorf("IsReserved(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestCleanUpstream(t *testing.T) {
+	h := http.Header{
+		"X-Forwarded-User": {"evil"}, "X_forwarded_for": {"1.2.3.4"}, "X-Real-Ip": {"1.2.3.4"},
+		"X-Forwarded-Port": {"443"}, "Accept": {"*/*"},
+	}
+	trusted := h.Clone()
+	CleanUpstream(h, false)
+	if len(h) != 1 || h.Get("Accept") == "" {
+		t.Fatalf("untrusted: %v", h)
+	}
+	CleanUpstream(trusted, true)
+	if trusted.Get("X-Real-Ip") == "" || trusted.Get("X-Forwarded-Port") == "" || trusted["X_forwarded_for"] != nil || trusted.Get("X-Forwarded-User") != "" {
+		t.Fatalf("trusted: %v", trusted)
+	}
+}
+
+func TestSetIdentityNeverInjects(t *testing.T) {
+	h := http.Header{}
+	SetIdentity(h, &identity.Identity{Subject: "s", User: "bob\r\nX-Admin: 1", Groups: []string{"a", "b,c", "d\n"}})
+	if got := h.Get(User); got != "bobX-Admin: 1" {
+		t.Fatalf("user %q", got)
+	}
+	if got := h.Get(Groups); got != "a" {
+		t.Fatalf("groups %q: ambiguous or control-character values must be dropped", got)
+	}
+}
