@@ -1,7 +1,8 @@
 package session
 
 import (
-	"hash/maphash"
+	"crypto/sha256"
+	"encoding/binary"
 
 	"github.com/gatehouse-dev/gatehouse/internal/boundedcache"
 )
@@ -10,12 +11,13 @@ import (
 // so a browser's every request does not pay for HMAC verification, AES
 // decryption and JSON parsing again: a hit means these exact bytes verified
 // before under our keys, so it is as trustworthy as decoding them again.
-// Lifetimes are still checked on every hit. Keys are the exact cookie values
-// (one store has one cookie name), so a hit is a byte-for-byte match.
+// Lifetimes are still checked on every hit. Keys are SHA-256 digests of the
+// exact cookie values (one store has one cookie name), so a hit is a match of
+// the bytes, and an entry costs 32 bytes of key rather than the whole cookie.
 // Bounded (boundedcache): when a shard is full, an arbitrary entry of it is
 // evicted.
 type decodeCache struct {
-	m *boundedcache.Cache[string, cachedSession]
+	m *boundedcache.Cache[[32]byte, cachedSession]
 }
 
 type cachedSession struct {
@@ -23,19 +25,20 @@ type cachedSession struct {
 	rotated bool
 }
 
-const defaultCacheEntries = 10000
+// defaultCacheEntries bounds the cache's memory (a few MiB); sessions beyond
+// it are decoded as before, only slower.
+const defaultCacheEntries = 4096
 
 func newDecodeCache(entries int) *decodeCache {
-	seed := maphash.MakeSeed()
-	return &decodeCache{m: boundedcache.New[string, cachedSession](entries, func(k string) uint64 {
-		return maphash.String(seed, k)
+	return &decodeCache{m: boundedcache.New[[32]byte, cachedSession](entries, func(k [32]byte) uint64 {
+		return binary.LittleEndian.Uint64(k[:8]) // already a uniform hash
 	})}
 }
 
 // get returns a copy of the cached session (the Identity is shared and must
 // be treated as read-only, as everywhere: callers Clone before changing it).
-func (c *decodeCache) get(k string) (*Session, bool, bool) {
-	e, ok := c.m.Get(k)
+func (c *decodeCache) get(v string) (*Session, bool, bool) {
+	e, ok := c.m.Get(sha256.Sum256([]byte(v)))
 	if !ok {
 		return nil, false, false
 	}
@@ -43,7 +46,7 @@ func (c *decodeCache) get(k string) (*Session, bool, bool) {
 	return &cp, e.rotated, true
 }
 
-func (c *decodeCache) put(k string, s *Session, rotated bool) {
+func (c *decodeCache) put(v string, s *Session, rotated bool) {
 	cp := *s
-	c.m.Put(k, cachedSession{s: &cp, rotated: rotated}, nil)
+	c.m.Put(sha256.Sum256([]byte(v)), cachedSession{s: &cp, rotated: rotated}, nil)
 }
