@@ -45,7 +45,11 @@ func (p *Policy) Decide(id *identity.Identity, req Request) Decision {
 		return Decision{Result: Forbid, Rule: DefaultRuleName, RuleIndex: -1, Reason: "invalid request path (not normalised)"}
 	}
 	host, port := splitHostPort(CanonicalHost(req.Host))
-	for i := range p.rules {
+	candidates, ok := p.byHost[host]
+	if !ok {
+		candidates = p.otherHost
+	}
+	for _, i := range candidates {
 		r := &p.rules[i]
 		if !r.matches(host, port, req) {
 			continue

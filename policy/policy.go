@@ -25,6 +25,8 @@ const DefaultRuleName = "(default)"
 // safe for concurrent use by any number of goroutines.
 type Policy struct {
 	rules     []rule
+	byHost    map[string][]int // exact rule host → indices of the rules that can match it, in order
+	otherHost []int            // indices of the rules that can match any other host
 	src       []config.Rule
 	roles     map[string]*criteria
 	roleNames []string // sorted
@@ -122,6 +124,7 @@ func New(cfg *config.Config) (*Policy, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	p.indexHosts()
 	return p, nil
 }
 
@@ -281,4 +284,28 @@ func allDigits(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// indexHosts lets Decide skip the rules bound to other exact hosts: for each
+// exact rule host it lists, in rule order, the rules that can match that
+// host (its own, the host-less and the wildcard ones); any other host gets
+// only the host-less and wildcard rules. First-match order is unchanged.
+func (p *Policy) indexHosts() {
+	p.byHost = map[string][]int{}
+	for _, r := range p.rules {
+		if r.hasHost && !r.host.wildcard {
+			p.byHost[r.host.name] = nil
+		}
+	}
+	for i, r := range p.rules {
+		exact := r.hasHost && !r.host.wildcard
+		if !exact {
+			p.otherHost = append(p.otherHost, i)
+		}
+		for h := range p.byHost {
+			if !exact || r.host.name == h {
+				p.byHost[h] = append(p.byHost[h], i)
+			}
+		}
+	}
 }
