@@ -6,9 +6,11 @@ import (
 	"crypto/cipher"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/internal/boundedcache"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -53,6 +55,13 @@ type RedisStore struct {
 	life   lifetimes
 	now    func() time.Time
 	log    *slog.Logger
+
+	// Decoded tickets (by cookie value) and session values (by key name and
+	// exact stored bytes), so a request pays for the Redis GET — which is
+	// what makes revocation immediate — but not for opening the same bytes
+	// again. Digests as keys; bounded.
+	tickets *decodeCache
+	values  *boundedcache.Cache[[32]byte, *Session]
 }
 
 var _ Store = (*RedisStore)(nil)
@@ -84,6 +93,11 @@ func NewRedisStore(client redis.UniversalClient, cfg config.Session, opts Option
 		life:   life,
 		now:    opts.Now,
 		log:    opts.Logger,
+
+		tickets: newDecodeCache(defaultCacheEntries),
+		values: boundedcache.New[[32]byte, *Session](defaultCacheEntries, func(k [32]byte) uint64 {
+			return binary.LittleEndian.Uint64(k[:8])
+		}),
 	}, nil
 }
 
@@ -120,6 +134,9 @@ func (s *RedisStore) readTicket(r *http.Request) (ticket, bool, error) {
 		return ticket{}, false, err
 	}
 	for _, v := range values {
+		if c, rotated, ok := s.tickets.get(v); ok {
+			return ticket{id: c.ID, key: []byte(c.ticketKey)}, rotated, nil
+		}
 		b, rotated, err := s.seal.open(s.name, v)
 		if err != nil {
 			continue
@@ -128,6 +145,8 @@ func (s *RedisStore) readTicket(r *http.Request) (ticket, bool, error) {
 		idb, err1 := base64.RawURLEncoding.DecodeString(id)
 		key, err2 := base64.RawURLEncoding.DecodeString(k)
 		if ok && err1 == nil && err2 == nil && len(idb) == ticketIDBytes && len(key) == ticketKeyBytes {
+			// The decode cache holds sessions; a ticket rides in ID and ticketKey.
+			s.tickets.put(v, &Session{ID: id, ticketKey: string(key)}, rotated)
 			return ticket{id: id, key: key}, rotated, nil
 		}
 	}
@@ -157,14 +176,22 @@ func (s *RedisStore) Load(r *http.Request) (*Session, error) {
 	case err != nil:
 		return nil, unavailable("get", err)
 	}
-	plain, err := openValue(t.key, sk, blob)
-	if err != nil {
-		s.log.Debug("redis session rejected", "reason", "decrypt")
-		return nil, ErrInvalid
-	}
-	sess, err := unmarshal(plain)
-	if err != nil || sess.ID != t.id {
-		return nil, ErrInvalid
+	vk := valueKey(sk, blob)
+	var sess *Session
+	if cached, ok := s.values.Get(vk); ok {
+		cp := *cached
+		sess = &cp
+	} else {
+		plain, err := openValue(t.key, sk, blob)
+		if err != nil {
+			s.log.Debug("redis session rejected", "reason", "decrypt")
+			return nil, ErrInvalid
+		}
+		if sess, err = unmarshal(plain); err != nil || sess.ID != t.id {
+			return nil, ErrInvalid
+		}
+		cp := *sess
+		s.values.Put(vk, &cp, nil)
 	}
 	if err := s.life.check(sess, s.now()); err != nil {
 		return nil, err
@@ -349,4 +376,17 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 		return nil, fmt.Errorf("session: aes: %w", err)
 	}
 	return cipher.NewGCM(block)
+}
+
+// valueKey names a stored value by its Redis key and exact bytes: the bytes
+// are AES-GCM sealed under the session's own key, so equal bytes under one
+// key name always open to the same session.
+func valueKey(sk string, blob []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(sk))
+	h.Write([]byte{0})
+	h.Write(blob)
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
 }
