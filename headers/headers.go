@@ -47,6 +47,8 @@ var reservedHeaders = map[string]bool{
 	"x-email":                        true,
 	// Method overrides would let a client change what the upstream executes
 	// after the rules judged another method.
+	"x-rewrite-url":          true, // Symfony/IIS path overrides (CVE-2018-14773)
+	"x-original-uri":         true,
 	"x-http-method-override": true,
 	"x-http-method":          true,
 	"x-method-override":      true,
@@ -160,6 +162,23 @@ var forwardingHeaders = map[string]bool{
 	"x-original-url": true, "x-original-uri": true, "x-original-method": true,
 }
 
+// requestOverrides describe another request than the one on the wire. They
+// mean something only to the forward-auth endpoint, which reads them itself;
+// in proxy mode the rules judged the real request line, so the upstream never
+// gets them, not even from a trusted proxy.
+var requestOverrides = map[string]bool{
+	"x-original-url": true, "x-original-uri": true, "x-original-method": true,
+	"x-forwarded-uri": true, "x-forwarded-method": true,
+}
+
+var requestOverridesCanonical = func() map[string]bool {
+	m := make(map[string]bool, len(requestOverrides))
+	for k := range requestOverrides {
+		m[textproto.CanonicalMIMEHeaderKey(k)] = true
+	}
+	return m
+}()
+
 // CleanUpstream removes identity headers always, and forwarding
 // headers unless they came, canonically spelled, from a trusted proxy.
 func CleanUpstream(h http.Header, trusted bool) {
@@ -172,6 +191,9 @@ func CleanUpstream(h http.Header, trusted bool) {
 				continue
 			}
 			if trusted {
+				if requestOverridesCanonical[k] {
+					delete(h, k)
+				}
 				continue
 			}
 			n = strings.ToLower(k)
@@ -182,7 +204,7 @@ func CleanUpstream(h http.Header, trusted bool) {
 				continue
 			}
 		}
-		if forwardingHeaders[n] {
+		if forwardingHeaders[n] || (trusted && requestOverrides[n]) {
 			delete(h, k)
 		}
 	}

@@ -16,6 +16,9 @@ import (
 // 400 for malformed forwarded metadata. Every error path is non-2xx.
 func (g *Gateway) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 	st := g.state.Load()
+	if !st.trusted.PeerTrusted(r) {
+		return g.forwardAuthUntrusted(w, r, st)
+	}
 	orig, err := g.originalRequest(r, st)
 	if err != nil {
 		return badRequest("Malformed forwarded request metadata.", err)
@@ -55,6 +58,24 @@ func (g *Gateway) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 		return errUnauthorized
 	}
 	return errForbidden
+}
+
+// forwardAuthUntrusted answers a forward-auth call from a peer outside
+// trusted_proxies. Its forwarded headers are not believed, so there is no
+// request to judge, and it never gets a 2xx: anonymous callers get 401
+// (sign-in is needed whatever the path), signed-in ones 403. Usually this
+// means trusted_proxies does not list the ingress.
+func (g *Gateway) forwardAuthUntrusted(w http.ResponseWriter, r *http.Request, st *state) error {
+	g.log.WarnContext(r.Context(), "forward-auth from an untrusted peer: forwarded headers ignored, nothing allowed",
+		"request_id", requestID(r.Context()), "remote", r.RemoteAddr, "forwarded_headers", hasForwardedMetadata(r.Header))
+	id, _, err := g.identify(w, r, st)
+	if err != nil {
+		return err
+	}
+	if id == nil {
+		return errUnauthorized
+	}
+	return newHTTPError(http.StatusForbidden, "This request cannot be authorized.", fmt.Errorf("forward-auth: peer %s is not in trusted_proxies", r.RemoteAddr))
 }
 
 // originalRequest reads the request the ingress is asking about. Forwarded

@@ -99,3 +99,24 @@ func TestForwardAuthIngressNginxHeaders(t *testing.T) {
 		t.Fatalf("dot segments via X-Original-URL: %d", r.StatusCode)
 	}
 }
+
+// A peer outside trusted_proxies never gets a 2xx: there is no trusted
+// request to judge, so a catch-all rule must not wave a session through.
+func TestForwardAuthUntrustedPeerNever2xx(t *testing.T) {
+	e := newEnv(t, envOptions{rules: "  - {name: admin, prefix: /admin, deny: true}\n  - {name: everyone, prefix: /, allow: authenticated}\n"})
+	c := e.client()
+	e.oidcLogin(c, "/")
+	for name, hdr := range map[string][]string{
+		"traefik headers": {"X-Forwarded-Method", "POST", "X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/admin/users"},
+		"nginx headers":   {"X-Original-URL", "https://app.test/admin/users"},
+		"no headers":      {},
+	} {
+		resp := e.get(c, "/oauth2/auth", hdr...)
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s, signed in, untrusted peer: %d, want 403", name, resp.StatusCode)
+		}
+		if resp := e.get(e.client(), "/oauth2/auth", hdr...); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s, anonymous, untrusted peer: %d, want 401", name, resp.StatusCode)
+		}
+	}
+}

@@ -79,7 +79,7 @@ func (g *Gateway) refresh(w http.ResponseWriter, r *http.Request, st *state, ses
 		select {
 		case <-f.done:
 		case <-r.Context().Done():
-			return nil, r.Context().Err()
+			return sess, nil // the client left; nothing will read the answer
 		}
 		return g.afterFlight(w, r, f)
 	}
@@ -89,9 +89,11 @@ func (g *Gateway) refresh(w http.ResponseWriter, r *http.Request, st *state, ses
 
 	f.sess, f.err = g.doRefresh(r, st, sess, rf)
 	g.flights.mu.Lock()
-	if f.err != nil || f.sess == sess {
-		delete(g.flights.m, key) // transient failure: the next request tries again
+	if f.err != nil {
+		delete(g.flights.m, key) // store down: the next request tries again
 	} else {
+		// Success, end, or a transient provider failure (f.sess == sess):
+		// remembered for flightMemory, which is also the retry backoff.
 		f.finished = g.now()
 	}
 	g.flights.mu.Unlock()
@@ -140,7 +142,10 @@ func (g *Gateway) doRefresh(r *http.Request, st *state, sess *session.Session, r
 	old := &oauth2.Token{AccessToken: sess.Tokens.AccessToken, RefreshToken: sess.Tokens.RefreshToken, Expiry: sess.Tokens.Expiry}
 	id, tok, err := rf.Refresh(ctx, old)
 	if err != nil {
-		if errors.Is(err, providers.ErrRefreshFatal) {
+		if errors.Is(err, providers.ErrRefreshFatal) || errors.Is(err, providers.ErrDenied) || errors.Is(err, providers.ErrInvalidToken) {
+			// Refresh is where group, domain and account changes take effect:
+			// a user the provider now refuses, or an answer that fails
+			// verification, ends the session.
 			g.opts.Metrics.Refresh(sess.Identity.Provider, metrics.OutcomeDenied)
 			g.log.InfoContext(r.Context(), "refresh rejected; session ended", "request_id", requestID(r.Context()), "provider", sess.Identity.Provider, "subject", sess.Identity.Subject, "error", err)
 			return nil, nil

@@ -33,13 +33,17 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 func refreshEnv(t *testing.T, redisAddr string) (*env, *fakeClock) {
 	clock := newFakeClock()
-	e := newEnv(t, envOptions{now: clock.Now, redis: redisAddr, idpOpts: []testidp.Option{testidp.WithTokenTTL(10 * time.Minute)}})
+	e := newEnv(t, envOptions{now: clock.Now, redis: redisAddr, idpOpts: []testidp.Option{testidp.WithTokenTTL(10 * time.Minute), testidp.WithClock(clock.Now)}})
 	return e, clock
 }
 
 func groupsSeen(t *testing.T, e *env, c *http.Client) string {
 	t.Helper()
-	got := echoed(t, e.get(c, "/", "Accept", "application/json"))
+	resp := e.get(c, "/", "Accept", "application/json")
+	if resp.StatusCode != http.StatusOK {
+		t.Log(e.logs.String())
+	}
+	got := echoed(t, resp)
 	return strings.Join(got.Headers["X-Forwarded-Groups"], ",")
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/bearer"
 	"github.com/gatehouse-dev/gatehouse/identity"
@@ -113,9 +114,15 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) error {
 		}
 		// An upgraded connection outlives the request: end it when the
 		// session ends (ReverseProxy closes the tunnel when ctx is done).
-		if sess != nil && !sess.ExpiresAt.IsZero() {
+		end := time.Time{}
+		if sess != nil {
+			end = sess.ExpiresAt
+		} else if id != nil {
+			end = id.Expiry // a bearer token's exp
+		}
+		if !end.IsZero() {
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadline(ctx, sess.ExpiresAt)
+			ctx, cancel = context.WithDeadline(ctx, end)
 			defer cancel()
 		}
 	}

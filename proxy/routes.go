@@ -50,7 +50,9 @@ func (g *Gateway) routes() http.Handler {
 		}
 		g.proxyRequest(w, r)
 	})
-	return g.recoverPanics(g.withRequestID(g.accessLog(stripClientIdentity(dispatch))))
+	// Panics are caught inside the request ID and access log, so the error
+	// page carries the ID and the line is written.
+	return g.withRequestID(g.accessLog(g.recoverPanics(stripClientIdentity(dispatch))))
 }
 
 func (g *Gateway) ping(w http.ResponseWriter, r *http.Request) {

@@ -97,3 +97,41 @@ func TestHSTSWhenPublicURLIsHTTPS(t *testing.T) {
 		t.Fatalf("HSTS with an https public URL: %q", h)
 	}
 }
+
+// With pass_id_token, Authorization is gatehouse's alone: a client's own
+// header never reaches the upstream, whatever the session holds.
+func TestPassIDTokenUpstreamNeverGetsClientAuthorization(t *testing.T) {
+	e0 := newEnv(t, envOptions{})
+	up := "  - {path: /, url: \"" + e0.upstream.URL + "\", pass_id_token: true}\n"
+	e := newEnv(t, envOptions{upstreams: up, rules: "  - {name: health, path: /healthz, allow: public}\n  - {name: all, prefix: /, allow: authenticated}\n"})
+	forged := "Bearer forged.id.token"
+	if got := echoed(t, e.get(e.client(), "/healthz", "Authorization", forged)); len(got.Headers["Authorization"]) != 0 {
+		t.Fatalf("anonymous: upstream got Authorization %v", got.Headers["Authorization"])
+	}
+	c := e.client()
+	e.localLogin(c, "carol", carolPassword, "/") // local sessions hold no ID token
+	if got := echoed(t, e.get(c, "/x", "Authorization", forged)); len(got.Headers["Authorization"]) != 0 {
+		t.Fatalf("local session: upstream got Authorization %v", got.Headers["Authorization"])
+	}
+	c2 := e.client()
+	e.oidcLogin(c2, "/")
+	got := echoed(t, e.get(c2, "/x", "Authorization", forged))
+	if v := got.Headers["Authorization"]; len(v) != 1 || !strings.HasPrefix(v[0], "Bearer eyJ") {
+		t.Fatalf("OIDC session: upstream got Authorization %v, want gatehouse's ID token", v)
+	}
+}
+
+// Path and method overrides never reach the upstream in proxy mode, not even
+// from a trusted proxy: the rules judged the real request line.
+func TestRequestOverridesNeverReachUpstream(t *testing.T) {
+	for _, trusted := range []string{"[]", "[127.0.0.1/32]"} {
+		e := newEnv(t, envOptions{trusted: trusted, rules: "  - {name: admin, prefix: /admin, deny: true}\n  - {name: public, prefix: /, allow: public}\n"})
+		got := echoed(t, e.get(e.client(), "/public", "X-Rewrite-URL", "/admin/delete", "X-Original-URL", "/admin/x",
+			"X-Original-Method", "DELETE", "X-Forwarded-Uri", "/admin/y", "X-Forwarded-Method", "DELETE"))
+		for _, h := range []string{"X-Rewrite-Url", "X-Original-Url", "X-Original-Method", "X-Forwarded-Uri", "X-Forwarded-Method"} {
+			if v := got.Headers[h]; len(v) != 0 {
+				t.Errorf("trusted_proxies %s: upstream got %s: %v", trusted, h, v)
+			}
+		}
+	}
+}

@@ -1,8 +1,11 @@
 package proxy
 
 import (
+	"errors"
+
 	"encoding/json"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/session"
 	"net/http"
 	"net/url"
 	"time"
@@ -31,6 +34,10 @@ func (g *Gateway) signOutPage(w http.ResponseWriter, r *http.Request) error {
 func (g *Gateway) signOut(w http.ResponseWriter, r *http.Request) error {
 	st := g.state.Load()
 	if err := g.opts.Sessions.Clear(w, r); err != nil {
+		if errors.Is(err, session.ErrUnavailable) {
+			// The cookie is gone, but the server-side session was not revoked.
+			return &httpError{status: errStoreDown.status, msg: "Signed out in this browser, but the session store is unavailable: please sign out again shortly.", err: err}
+		}
 		return fmt.Errorf("sign out: %w", err)
 	}
 	g.csrf.Renew(w)

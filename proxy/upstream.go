@@ -164,8 +164,9 @@ func (up *upstream) rewrite(cookiePrefix string) func(*httputil.ProxyRequest) {
 		pr.SetXForwarded()
 		out.Header.Set("X-Forwarded-Proto", pc.scheme)
 		removeGatewayCookies(out, cookiePrefix)
-		if pc.bearer {
-			// The token was for gatehouse; the upstream gets the assertion.
+		if pc.bearer || up.cfg.PassIDToken {
+			// The token was for gatehouse (the upstream gets the assertion);
+			// with pass_id_token, Authorization is gatehouse's to set alone.
 			out.Header.Del("Authorization")
 		}
 		if pc.id != nil {
@@ -207,7 +208,7 @@ func removeGatewayCookies(r *http.Request, prefix string) {
 	kept := make([]string, 0, len(cookies))
 	removed := false
 	for _, c := range cookies {
-		if strings.HasPrefix(c.Name, prefix) {
+		if isGatewayCookie(c.Name, prefix) {
 			removed = true
 			continue
 		}
@@ -231,7 +232,7 @@ func filterUpstreamResponse(cookiePrefix string) func(*http.Response) error {
 			kept := sc[:0:0]
 			for _, line := range sc {
 				name, _, _ := strings.Cut(line, "=")
-				if strings.HasPrefix(strings.TrimSpace(name), cookiePrefix) {
+				if isGatewayCookie(strings.TrimSpace(name), cookiePrefix) {
 					continue
 				}
 				kept = append(kept, line)
@@ -287,3 +288,19 @@ type bufferPool struct{ p sync.Pool }
 
 func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
 func (b *bufferPool) Put(x []byte) { b.p.Put(&x) }
+
+// isGatewayCookie reports whether a cookie is one of gatehouse's: the
+// session (and its chunks), CSRF and login-state cookies all start with the
+// configured name, under whichever of the __Host-/__Secure- prefixes (login
+// state is always host-only, the session may be __Secure- with a domain).
+func isGatewayCookie(name, configured string) bool {
+	trim := func(s string) string {
+		for _, p := range []string{"__Host-", "__Secure-"} {
+			if len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) {
+				return s[len(p):]
+			}
+		}
+		return s
+	}
+	return strings.HasPrefix(trim(name), trim(configured))
+}
