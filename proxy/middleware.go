@@ -26,10 +26,7 @@ const (
 
 type ctxKey int
 
-const (
-	requestIDKey ctxKey = iota
-	auditKey
-)
+const auditKey ctxKey = iota
 
 // audit is what the access log line records about a request's decision; the
 // handlers fill it in. It never holds cookies, tokens or query strings.
@@ -40,7 +37,8 @@ type audit struct {
 	provider string
 	subject  string
 	email    string
-	bearer   bool // authenticated by a bearer token rather than a session
+	bearer   bool   // authenticated by a bearer token rather than a session
+	id       string // the request ID
 }
 
 func auditOf(ctx context.Context) *audit {
@@ -52,8 +50,10 @@ func auditOf(ctx context.Context) *audit {
 }
 
 func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if a, _ := ctx.Value(auditKey).(*audit); a != nil {
+		return a.id
+	}
+	return ""
 }
 
 // withRequestID gives every request an ID: the X-Request-Id of a trusted proxy
@@ -69,7 +69,8 @@ func (g *Gateway) withRequestID(next http.Handler) http.Handler {
 			r.Header.Set("X-Request-Id", id)
 		}
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		// One context value per request carries the ID and the audit record.
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), auditKey, &audit{id: id})))
 	})
 }
 
@@ -129,8 +130,8 @@ func (g *Gateway) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := g.now()
 		rec := &statusRecorder{ResponseWriter: w}
-		a := &audit{}
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), auditKey, a)))
+		a := auditOf(r.Context())
+		next.ServeHTTP(rec, r)
 		elapsed := g.now().Sub(start)
 		g.opts.Metrics.ObserveRequest(metrics.RouteFor(r.URL.Path, g.opts.Config.Server.Prefix), rec.status, elapsed)
 		if a.decision != "" {

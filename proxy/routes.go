@@ -31,13 +31,15 @@ func (g *Gateway) routes() http.Handler {
 	own.Handle("/", g.page(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
 
 	metricsHere := g.opts.Metrics != nil && g.opts.Config.Server.MetricsListen == ""
+	authPath, forwardAuth := p+"/auth", g.api(g.forwardAuth)
 	ownPaths := func(path string) bool {
 		return path == "/ping" || path == "/ready" || path == p || strings.HasPrefix(path, p+"/") || metricsHere && path == "/metrics"
 	}
 	dispatch := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == p+"/auth" {
-			// Forward-auth answers have no page to protect; skip the headers.
-			own.ServeHTTP(w, r)
+		if r.URL.Path == authPath {
+			// The hot path: straight to the handler (any method), and no
+			// page headers — forward-auth answers have no page to protect.
+			forwardAuth.ServeHTTP(w, r)
 			return
 		}
 		if ownPaths(r.URL.Path) {
