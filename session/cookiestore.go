@@ -28,12 +28,7 @@ import (
 //
 // CookieStore is safe for concurrent use.
 type CookieStore struct {
-	name  string
-	attrs attrs
-	seal  sealer
-	life  lifetimes
-	now   func() time.Time
-	log   *slog.Logger
+	cookieBase
 	cache *decodeCache
 }
 
@@ -43,28 +38,40 @@ var _ Store = (*CookieStore)(nil)
 // secret, a secret is shorter than config.MinSecretBytes, or the cookie settings are not
 // ones a browser would accept (SameSite=None without Secure).
 func NewCookieStore(cfg config.Session, opts Options) (*CookieStore, error) {
+	base, err := newCookieBase(cfg, opts, purposeSession)
+	if err != nil {
+		return nil, err
+	}
+	return &CookieStore{cookieBase: base, cache: newDecodeCache(defaultCacheEntries)}, nil
+}
+
+// cookieBase is what both stores build the same way from the config: the
+// cookie's name and attributes, the sealer for its value, the lifetimes.
+type cookieBase struct {
+	name  string
+	attrs attrs
+	seal  sealer
+	life  lifetimes
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+func newCookieBase(cfg config.Session, opts Options, purpose string) (cookieBase, error) {
 	opts = opts.withDefaults()
 	secs, err := secrets(cfg)
 	if err != nil {
-		return nil, err
+		return cookieBase{}, err
 	}
 	a, err := newAttrs(cfg.Cookie)
 	if err != nil {
-		return nil, err
+		return cookieBase{}, err
 	}
 	life, err := newLifetimes(cfg)
 	if err != nil {
-		return nil, err
+		return cookieBase{}, err
 	}
-	return &CookieStore{
-		name:  CookieName(cfg.Cookie),
-		attrs: a,
-		seal:  newSealer(secs, purposeSession, life.absolute),
-		life:  life,
-		now:   opts.Now,
-		log:   opts.Logger,
-		cache: newDecodeCache(defaultCacheEntries),
-	}, nil
+	return cookieBase{name: CookieName(cfg.Cookie), attrs: a, seal: newSealer(secs, purpose, life.absolute),
+		life: life, now: opts.Now, log: opts.Logger}, nil
 }
 
 // Name returns the session cookie's name (chunks are Name()+"_0" …).

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/gatehouse-dev/gatehouse/internal/boundedcache"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -48,13 +47,8 @@ const (
 // A network failure is reported as ErrUnavailable; the caller must keep the
 // cookie and fail closed. RedisStore is safe for concurrent use.
 type RedisStore struct {
+	cookieBase
 	client redis.UniversalClient
-	name   string
-	attrs  attrs
-	seal   sealer
-	life   lifetimes
-	now    func() time.Time
-	log    *slog.Logger
 
 	// Decoded tickets (by cookie value) and session values (by key name and
 	// exact stored bytes), so a request pays for the Redis GET — which is
@@ -72,27 +66,13 @@ func NewRedisStore(client redis.UniversalClient, cfg config.Session, opts Option
 	if client == nil {
 		return nil, errors.New("session: redis store: nil client")
 	}
-	opts = opts.withDefaults()
-	secs, err := secrets(cfg)
-	if err != nil {
-		return nil, err
-	}
-	a, err := newAttrs(cfg.Cookie)
-	if err != nil {
-		return nil, err
-	}
-	life, err := newLifetimes(cfg)
+	base, err := newCookieBase(cfg, opts, purposeTicket)
 	if err != nil {
 		return nil, err
 	}
 	return &RedisStore{
-		client: client,
-		name:   CookieName(cfg.Cookie),
-		attrs:  a,
-		seal:   newSealer(secs, purposeTicket, life.absolute),
-		life:   life,
-		now:    opts.Now,
-		log:    opts.Logger,
+		cookieBase: base,
+		client:     client,
 
 		tickets: newDecodeCache(defaultCacheEntries),
 		values: boundedcache.New[[32]byte, *Session](defaultCacheEntries, func(k [32]byte) uint64 {
