@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,7 +12,6 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/gatehouse-dev/gatehouse/internal/echo"
 	"github.com/gatehouse-dev/gatehouse/internal/testpeers"
 )
 
@@ -30,44 +27,18 @@ const (
 	browserStep = 15 * time.Second
 	// browserTotal bounds the whole browser session, start to close.
 	browserTotal = 2 * time.Minute
-	// localHash is an argon2id hash of "password123".
-	localHash     = "$argon2id$v=19$m=65536,t=3,p=2$yecPvGLSV3d1fnmE+51ROg$3j+w6Yamd1UcyJR6iVGWFcviPUIx8TCsCBR4MSo8cCk"
-	localPassword = "password123"
 )
 
 // browserSetup starts an echo upstream, the test OpenID provider and gatehouse
 // with two providers: the OP ("Example OP") and local users (ursula).
 func browserSetup(t *testing.T) (*process, *testpeers.OP) {
 	t.Helper()
-	upstream := httptest.NewServer(echo.Handler())
-	t.Cleanup(upstream.Close)
-	addr := freeAddr(t)
-	op := testpeers.OIDCProvider(t, "http://"+addr+"/oauth2/callback")
-	dir := t.TempDir()
-	writeFile(t, dir, "users.yaml", "users:\n  - {username: ursula, email: ursula@example.com, password: \""+localHash+"\"}\n")
-	writeFile(t, dir, "client-secret", op.ClientSecret+"\n")
-	cfg := writeFile(t, dir, "gatehouse.yaml", fmt.Sprintf(`
-server:
-  listen: %q
-  public_url: "http://%s"
-session:
-  secrets: ["${E2E_SECRET}"]
-  cookie: {secure: false}
-providers:
-  - id: op
-    type: oidc
-    name: Example OP
-    issuer: %q
-    client_id: %q
-    client_secret_file: client-secret
-  - {id: local, type: local, users_file: users.yaml}
+	return startWithOP(t, "", `  - {id: local, type: local, users_file: users.yaml}
 upstreams:
-  - {path: /, url: %q}
+  - {path: /, url: "UPSTREAM"}
 rules:
   - {name: everyone, prefix: /, allow: authenticated}
-`, addr, addr, op.Issuer, op.ClientID, upstream.URL))
-	t.Setenv("E2E_SECRET", e2eSecret)
-	return start(t, addr, "serve", "--config", cfg), op
+`, map[string]string{"users.yaml": "users:\n  - {username: ursula, email: ursula@example.com, password: \"" + localHash + "\"}\n"})
 }
 
 // startChromium starts a headless Chromium for t, closed when the test ends,

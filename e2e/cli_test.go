@@ -79,7 +79,7 @@ func TestCheckCommand(t *testing.T) {
 	}
 
 	// A rule that can never match is a warning, not an error.
-	writeFile(t, dir, "u.yaml", "users:\n  - {username: u, password: \"$argon2id$v=19$m=65536,t=3,p=2$yecPvGLSV3d1fnmE+51ROg$3j+w6Yamd1UcyJR6iVGWFcviPUIx8TCsCBR4MSo8cCk\"}\n")
+	writeFile(t, dir, "u.yaml", "users:\n  - {username: u, password: \""+localHash+"\"}\n")
 	shadowed := writeFile(t, dir, "shadowed.yaml", `session: {secrets: ["0123456789abcdef0123456789abcdef"]}
 providers: [{id: local, type: local, users_file: u.yaml}]
 rules:
@@ -140,7 +140,7 @@ rules:
   - {name: status-page, path: /status, allow: ` + allow + `}
 `
 	}
-	writeFile(t, dir, "users.yaml", "users:\n  - {username: u, password: \"$argon2id$v=19$m=65536,t=3,p=2$yecPvGLSV3d1fnmE+51ROg$3j+w6Yamd1UcyJR6iVGWFcviPUIx8TCsCBR4MSo8cCk\"}\n")
+	writeFile(t, dir, "users.yaml", "users:\n  - {username: u, password: \""+localHash+"\"}\n")
 	cfg := writeFile(t, dir, "g.yaml", rules("public"))
 	p := start(t, addr, "serve", "--config", cfg, "--watch-interval", "20ms")
 	status := func() int {
@@ -183,7 +183,7 @@ func waitFor(t *testing.T, cond func() bool) {
 func TestRemovedLocalUserIsSignedOut(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	const hash = "$argon2id$v=19$m=65536,t=3,p=2$yecPvGLSV3d1fnmE+51ROg$3j+w6Yamd1UcyJR6iVGWFcviPUIx8TCsCBR4MSo8cCk" // password123
+	const hash = localHash
 	users := func(names ...string) string {
 		out := "users:\n"
 		for _, n := range names {
@@ -200,32 +200,8 @@ upstreams: [{path: /, url: "http://127.0.0.1:1"}]
 rules: [{name: all, prefix: /, allow: authenticated}]
 `)
 	p := start(t, addr, "serve", "--config", cfg, "--watch-interval", "20ms")
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Get(p.url("/oauth2/sign_in"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(readAll(t, resp.Body))
-	resp.Body.Close()
-	resp, err = c.PostForm(p.url("/oauth2/sign_in"), url.Values{"csrf": {m[1]}, "username": {"ursula"}, "password": {"password123"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("login: %d", resp.StatusCode)
-	}
-	status := func() int {
-		req, _ := http.NewRequest(http.MethodGet, p.url("/"), nil)
-		req.Header.Set("Accept", "application/json")
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	c := localSignIn(t, p, "ursula", localPassword)
+	status := func() int { return apiStatus(t, c, p, "/") }
 	if s := status(); s != http.StatusBadGateway { // signed in: proxied to the dead upstream
 		t.Fatalf("signed in: %d", s)
 	}
@@ -237,7 +213,7 @@ func TestSessionsListAndRevoke(t *testing.T) {
 	redisAddr := testpeers.Redis(t)
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	writeFile(t, dir, "users.yaml", "users:\n  - {username: ursula, email: Ursula@example.com, password: \"$argon2id$v=19$m=65536,t=3,p=2$yecPvGLSV3d1fnmE+51ROg$3j+w6Yamd1UcyJR6iVGWFcviPUIx8TCsCBR4MSo8cCk\"}\n")
+	writeFile(t, dir, "users.yaml", "users:\n  - {username: ursula, email: Ursula@example.com, password: \""+localHash+"\"}\n")
 	cfg := writeFile(t, dir, "g.yaml", `
 server: {listen: "`+addr+`"}
 session:
@@ -250,29 +226,8 @@ upstreams: [{path: /, url: "http://127.0.0.1:1"}]
 rules: [{name: all, prefix: /, allow: authenticated}]
 `)
 	p := start(t, addr, "serve", "--config", cfg)
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Get(p.url("/oauth2/sign_in"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(readAll(t, resp.Body))
-	resp.Body.Close()
-	resp, err = c.PostForm(p.url("/oauth2/sign_in"), url.Values{"csrf": {m[1]}, "username": {"ursula"}, "password": {"password123"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	status := func() int {
-		req, _ := http.NewRequest(http.MethodGet, p.url("/"), nil)
-		req.Header.Set("Accept", "application/json")
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	c := localSignIn(t, p, "ursula", localPassword)
+	status := func() int { return apiStatus(t, c, p, "/") }
 	if s := status(); s != http.StatusBadGateway {
 		t.Fatalf("signed in: %d", s)
 	}

@@ -9,9 +9,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -167,4 +170,49 @@ func (p *process) stop(t *testing.T) {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		_ = p.cmd.Wait()
 	})
+}
+
+// localHash is the argon2id hash of localPassword, for users files.
+const (
+	localHash     = "$argon2id$v=19$m=65536,t=3,p=2$yecPvGLSV3d1fnmE+51ROg$3j+w6Yamd1UcyJR6iVGWFcviPUIx8TCsCBR4MSo8cCk"
+	localPassword = "password123"
+)
+
+// localSignIn signs user in through gatehouse's local form and returns the
+// browser-like client (cookie jar, redirects not followed) holding the session.
+func localSignIn(t *testing.T, p *process, user, password string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(p.url("/oauth2/sign_in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(readAll(t, resp.Body))
+	resp.Body.Close()
+	if m == nil {
+		t.Fatal("no CSRF token on the sign-in page")
+	}
+	resp, err = c.PostForm(p.url("/oauth2/sign_in"), url.Values{"csrf": {m[1]}, "username": {user}, "password": {password}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("local sign-in as %s: %d", user, resp.StatusCode)
+	}
+	return c
+}
+
+// apiStatus is the status of a JSON GET of p's path with c.
+func apiStatus(t *testing.T, c *http.Client, p *process, path string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, p.url(path), nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -15,15 +15,23 @@ import (
 
 const e2eSecret = "e2e-secret-0123456789abcdef0123456789abcdef"
 
-// oidcSetup starts an echo upstream, a real OpenID provider and gatehouse
-// configured against both.
-func oidcSetup(t *testing.T) (*process, *testpeers.OP) {
+// startWithOP starts an echo upstream, the real test OpenID provider and
+// gatehouse with the OP as provider "op" ("Example OP"). opExtra is more
+// YAML lines for that provider entry (indented 4 spaces); rest is the config
+// after the providers key's first entry: more providers, roles, rules. Its
+// "UPSTREAM" is replaced by the echo upstream's URL; extraFiles are written
+// beside the config.
+func startWithOP(t *testing.T, opExtra, rest string, extraFiles map[string]string) (*process, *testpeers.OP) {
 	t.Helper()
 	upstream := httptest.NewServer(echo.Handler())
 	t.Cleanup(upstream.Close)
 	addr := freeAddr(t)
 	op := testpeers.OIDCProvider(t, "http://"+addr+"/oauth2/callback")
 	dir := t.TempDir()
+	for name, content := range extraFiles {
+		writeFile(t, dir, name, content)
+	}
+	writeFile(t, dir, "client-secret", op.ClientSecret+"\n")
 	cfg := writeFile(t, dir, "gatehouse.yaml", fmt.Sprintf(`
 server:
   listen: %q
@@ -38,17 +46,20 @@ providers:
     issuer: %q
     client_id: %q
     client_secret_file: client-secret
-upstreams:
-  - {path: /, url: %q}
+`, addr, addr, op.Issuer, op.ClientID)+opExtra+strings.ReplaceAll(rest, "UPSTREAM", upstream.URL))
+	t.Setenv("E2E_SECRET", e2eSecret)
+	return start(t, addr, "serve", "--config", cfg), op
+}
+
+// oidcSetup is gatehouse with the OP, in front of an echo upstream.
+func oidcSetup(t *testing.T) (*process, *testpeers.OP) {
+	return startWithOP(t, "", `upstreams:
+  - {path: /, url: "UPSTREAM"}
 rules:
   - {name: health, path: /healthz, allow: public}
   - {name: everyone, prefix: /, allow: authenticated}
 log: {level: debug}
-`, addr, addr, op.Issuer, op.ClientID, upstream.URL))
-	writeFile(t, dir, "client-secret", op.ClientSecret+"\n")
-	t.Setenv("E2E_SECRET", e2eSecret)
-	p := start(t, addr, "serve", "--config", cfg)
-	return p, op
+`, nil)
 }
 
 func browser() *http.Client {

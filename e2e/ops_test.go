@@ -21,9 +21,7 @@ import (
 
 const (
 	opsSessionSecret = "ops-session-secret-5b0c1f9e7a2d4c68b3e1f0a9d8c7b6a5"
-	opsPassword      = "password123" // opsPasswordHash's password
 	opsWrongPassword = "wrong-password-8d1e3c"
-	opsPasswordHash  = "$argon2id$v=19$m=65536,t=3,p=2$yecPvGLSV3d1fnmE+51ROg$3j+w6Yamd1UcyJR6iVGWFcviPUIx8TCsCBR4MSo8cCk"
 	// Values a client puts in a proxied request's query string.
 	opsQueryToken = "SECRET-access-token-4e2a9b"
 	opsQueryCode  = "XYZ-authorization-code-71c3"
@@ -165,7 +163,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	addr := freeAddr(t)
 	op := testpeers.OIDCProvider(t, "http://"+addr+"/oauth2/callback")
 	dir := t.TempDir()
-	writeFile(t, dir, "users.yaml", "users:\n  - {username: carol, email: carol@example.com, password: \""+opsPasswordHash+"\"}\n")
+	writeFile(t, dir, "users.yaml", "users:\n  - {username: carol, email: carol@example.com, password: \""+localHash+"\"}\n")
 	writeFile(t, dir, "client-secret", op.ClientSecret+"\n")
 	// refresh_before longer than the OP's token lifetime: every request
 	// with an OIDC session refreshes its tokens.
@@ -206,7 +204,7 @@ log: {level: debug}
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("wrong password: %d, want 401", resp.StatusCode)
 	}
-	got := b.echo(b.post(signIn, "/oauth2/sign_in", url.Values{"rd": {"/local"}, "username": {"carol"}, "password": {opsPassword}}))
+	got := b.echo(b.post(signIn, "/oauth2/sign_in", url.Values{"rd": {"/local"}, "username": {"carol"}, "password": {localPassword}}))
 	if u := got.Headers["X-Forwarded-User"]; len(u) != 1 || u[0] != "carol" {
 		t.Fatalf("after local login the upstream saw X-Forwarded-User %v", u)
 	}
@@ -262,7 +260,7 @@ log: {level: debug}
 
 	seen.add("the session secret", opsSessionSecret)
 	seen.add("the OP's client secret", op.ClientSecret)
-	seen.add("the local password", opsPassword)
+	seen.add("the local password", localPassword)
 	seen.add("the wrong local password", opsWrongPassword)
 	seen.add("the OP password", op.Alice.Password)
 	for _, what := range []string{"code in /oauth2/callback", "state in /oauth2/callback", "access token passed upstream",
@@ -331,7 +329,7 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	writeFile(t, dir, "users.yaml", "users:\n  - {username: carol, password: \""+opsPasswordHash+"\"}\n")
+	writeFile(t, dir, "users.yaml", "users:\n  - {username: carol, password: \""+localHash+"\"}\n")
 	cfg := writeFile(t, dir, "gatehouse.yaml", fmt.Sprintf(`
 server: {listen: %q, shutdown_timeout: 30s}
 session: {secrets: ["%s"], cookie: {secure: false}}

@@ -3,10 +3,8 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
-	"fmt"
 	"html"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -24,39 +22,17 @@ import (
 // admin (derived from the group admins), everything else for anyone signed in.
 func rulesSetup(t *testing.T) (*process, *testpeers.OP) {
 	t.Helper()
-	upstream := httptest.NewServer(echo.Handler())
-	t.Cleanup(upstream.Close)
-	addr := freeAddr(t)
-	op := testpeers.OIDCProvider(t, "http://"+addr+"/oauth2/callback")
-	dir := t.TempDir()
-	cfg := writeFile(t, dir, "gatehouse.yaml", fmt.Sprintf(`
-server:
-  listen: %q
-  public_url: "http://%s"
-session:
-  secrets: ["${E2E_SECRET}"]
-  cookie: {secure: false}
-providers:
-  - id: op
-    type: oidc
-    name: Example OP
-    issuer: %q
-    client_id: %q
-    client_secret_file: client-secret
-    scopes: [openid, email, profile, groups]
+	return startWithOP(t, `    scopes: [openid, email, profile, groups]
     groups_claim: groups
-roles:
+`, `roles:
   admin: {groups: [admins]}
 upstreams:
-  - {path: /, url: %q}
+  - {path: /, url: "UPSTREAM"}
 rules:
   - {name: admin, prefix: /admin/, allow: {groups: [admins]}}
   - {name: ops, prefix: /ops/, allow: {roles: [admin]}}
   - {name: everyone, prefix: /, allow: authenticated}
-`, addr, addr, op.Issuer, op.ClientID, upstream.URL))
-	writeFile(t, dir, "client-secret", op.ClientSecret+"\n")
-	t.Setenv("E2E_SECRET", e2eSecret)
-	return start(t, addr, "serve", "--config", cfg), op
+`, nil)
 }
 
 // signInButtonRE finds the provider's button (a link) on the sign-in page.
