@@ -179,17 +179,14 @@ var requestOverridesCanonical = func() map[string]bool {
 	return m
 }()
 
-// CleanUpstream removes identity headers always, and forwarding
-// headers unless they came, canonically spelled, from a trusted proxy.
-func CleanUpstream(h http.Header, trusted bool) {
+// StripForwarding cleans a request bound for an upstream after Strip (which
+// every request gets at the door) removed its identity headers: it removes
+// forwarding headers unless they came, canonically spelled, from a
+// trusted proxy, and request overrides always.
+func StripForwarding(h http.Header, trusted bool) {
 	for k := range h {
-		canonical := !strings.ContainsAny(k, "_ \t") && textproto.CanonicalMIMEHeaderKey(k) == k
 		var n string
-		if canonical {
-			if reservedCanonical[k] || strings.HasPrefix(k, "X-Auth-Request-") {
-				delete(h, k)
-				continue
-			}
+		if !strings.ContainsAny(k, "_ \t") && textproto.CanonicalMIMEHeaderKey(k) == k {
 			if trusted {
 				if requestOverridesCanonical[k] {
 					delete(h, k)
@@ -199,12 +196,8 @@ func CleanUpstream(h http.Header, trusted bool) {
 			n = strings.ToLower(k)
 		} else {
 			n = normaliseHeaderName(k)
-			if reservedHeaders[n] || strings.HasPrefix(n, "x-auth-request-") {
-				delete(h, k)
-				continue
-			}
 		}
-		if forwardingHeaders[n] || (trusted && requestOverrides[n]) {
+		if forwardingHeaders[n] {
 			delete(h, k)
 		}
 	}

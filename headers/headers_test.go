@@ -25,11 +25,13 @@ func TestCleanUpstream(t *testing.T) {
 		"X-Forwarded-Port": {"443"}, "Accept": {"*/*"},
 	}
 	trusted := h.Clone()
-	CleanUpstream(h, false)
+	Strip(h)
+	StripForwarding(h, false)
 	if len(h) != 1 || h.Get("Accept") == "" {
 		t.Fatalf("untrusted: %v", h)
 	}
-	CleanUpstream(trusted, true)
+	Strip(trusted)
+	StripForwarding(trusted, true)
 	if trusted.Get("X-Real-Ip") == "" || trusted.Get("X-Forwarded-Port") == "" || trusted["X_forwarded_for"] != nil || trusted.Get("X-Forwarded-User") != "" {
 		t.Fatalf("trusted: %v", trusted)
 	}

@@ -129,7 +129,7 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) error {
 	if up.demo {
 		// The built-in demo app gets the same headers a real upstream would.
 		removeGatewayCookies(r, session.CookieName(st.cfg.Session.Cookie))
-		headers.CleanUpstream(r.Header, pc.trusted)
+		headers.StripForwarding(r.Header, pc.trusted) // identity headers went at the door
 		setEscapedPath(r.URL, path)
 		if id != nil {
 			headers.SetIdentity(r.Header, id)

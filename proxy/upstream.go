@@ -157,7 +157,7 @@ func (up *upstream) rewrite(cookiePrefix string) func(*httputil.ProxyRequest) {
 		if up.cfg.PreserveHost {
 			out.Host = pr.In.Host
 		}
-		headers.CleanUpstream(out.Header, pc.trusted)
+		headers.StripForwarding(out.Header, pc.trusted) // identity headers went at the door
 		if pc.trusted {
 			out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 		}
