@@ -23,38 +23,16 @@ func (c claimSet) str(k string) string {
 }
 
 // boolish accepts true and "true" (some IdPs send booleans as strings).
-func (c claimSet) boolish(k string) bool {
+func (c claimSet) boolish(k string) bool { return identity.ClaimTrue(c.value(k)) }
+
+// strings reads a string array or a single string (identity.ClaimStrings).
+func (c claimSet) strings(k string) []string { return identity.ClaimStrings(c.value(k)) }
+
+// value decodes one claim into a generic JSON value (nil when absent or bad).
+func (c claimSet) value(k string) any {
 	var v any
 	if raw, ok := c[k]; ok && json.Unmarshal(raw, &v) == nil {
-		return v == true || v == "true"
-	}
-	return false
-}
-
-// strings reads a string array or a single string; other types, and
-// non-string or empty elements, are ignored.
-func (c claimSet) strings(k string) []string {
-	raw, ok := c[k]
-	if !ok {
-		return nil
-	}
-	var v any
-	if json.Unmarshal(raw, &v) != nil {
-		return nil
-	}
-	switch v := v.(type) {
-	case string:
-		if v != "" {
-			return []string{v}
-		}
-	case []any:
-		var out []string
-		for _, e := range v {
-			if s, ok := e.(string); ok && s != "" {
-				out = append(out, s)
-			}
-		}
-		return out
+		return v
 	}
 	return nil
 }

@@ -224,32 +224,7 @@ func (c claims) str(k string) string {
 }
 
 // boolish accepts true and "true" (some IdPs send booleans as strings).
-func (c claims) boolish(k string) bool {
-	switch v := c[k].(type) {
-	case bool:
-		return v
-	case string:
-		return v == "true"
-	}
-	return false
-}
+func (c claims) boolish(k string) bool { return identity.ClaimTrue(c[k]) }
 
-// strings reads a string array or a single string; other types, and
-// non-string array elements, are ignored.
-func (c claims) strings(k string) []string {
-	switch v := c[k].(type) {
-	case string:
-		if v != "" {
-			return []string{v}
-		}
-	case []any:
-		var out []string
-		for _, e := range v {
-			if s, ok := e.(string); ok && s != "" {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
-}
+// strings reads a string array or a single string (identity.ClaimStrings).
+func (c claims) strings(k string) []string { return identity.ClaimStrings(c[k]) }
