@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/app"
 	"github.com/gatehouse-dev/gatehouse/internal/echo"
 	"github.com/gatehouse-dev/gatehouse/providers/local"
 )
@@ -72,9 +73,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "demo:", err)
 		return 1
 	}
-	log, closeLog := newLogger(cfg.Log, os.Stderr)
+	log, closeLog := app.NewLogger(cfg.Log, os.Stderr)
 	defer closeLog()
-	a, err := buildApp(ctx, cfg, log, echo.Handler())
+	a, err := app.Build(ctx, cfg, log, app.Options{Upstream: echo.Handler(), Version: version})
 	if err != nil {
 		fmt.Fprintln(stderr, "demo:", err)
 		return 1

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/app"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -35,9 +36,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	log, closeLog := newLogger(cfg.Log, os.Stderr)
+	log, closeLog := app.NewLogger(cfg.Log, os.Stderr)
 	defer closeLog()
-	a, err := buildApp(ctx, cfg, log, nil)
+	a, err := app.Build(ctx, cfg, log, app.Options{Version: version})
 	if err != nil {
 		log.Error("start-up failed", "error", err)
 		return 1
@@ -49,18 +50,18 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			log.Error("config reload rejected; keeping the running config", "error", err.Error())
 			return
 		}
-		if err := a.gateway.Reload(next); err != nil {
+		if err := a.Gateway.Reload(next); err != nil {
 			log.Error("config reload rejected; keeping the running config", "error", err)
 			return
 		}
-		if a.signer != nil {
-			if err := a.signer.Reload(); err != nil {
+		if a.Signer != nil {
+			if err := a.Signer.Reload(); err != nil {
 				log.Error("assertion key reload rejected; keeping the current key", "error", err)
 			}
 		}
-		if a.local != nil {
+		if a.Local != nil {
 			// Removed users lose their sessions at their next request.
-			if err := a.local.Reload(); err != nil {
+			if err := a.Local.Reload(); err != nil {
 				log.Error("users file reload rejected; keeping the current users", "error", err.Error())
 			}
 		}
@@ -86,9 +87,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // readiness fails first, the listener closes, in-flight requests drain
 // within server.shutdown_timeout. SIGHUP calls reload. ready, when non-nil,
 // receives the bound address once the listener is up.
-func serve(ctx context.Context, cfg *config.Config, a *app, log *slog.Logger, reload func(), ready chan<- string) error {
+func serve(ctx context.Context, cfg *config.Config, a *app.App, log *slog.Logger, reload func(), ready chan<- string) error {
 	srv := &http.Server{
-		Handler:           a.gateway,
+		Handler:           a.Gateway,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		ReadTimeout:       cfg.Server.ReadTimeout,
 		IdleTimeout:       cfg.Server.IdleTimeout,
@@ -110,7 +111,7 @@ func serve(ctx context.Context, cfg *config.Config, a *app, log *slog.Logger, re
 			ln.Close()
 			return fmt.Errorf("listen %s (metrics): %w", cfg.Server.MetricsListen, err)
 		}
-		msrv := &http.Server{Handler: a.metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		msrv := &http.Server{Handler: a.Metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = msrv.Serve(mln) }()
 		defer msrv.Close()
 		log.Info("metrics listening", "addr", mln.Addr().String())
@@ -148,7 +149,7 @@ func serve(ctx context.Context, cfg *config.Config, a *app, log *slog.Logger, re
 			reload()
 		case <-ctx.Done():
 			log.Info("shutting down", "timeout", cfg.Server.ShutdownTimeout.String())
-			a.gateway.Drain()
+			a.Gateway.Drain()
 			if d := cfg.Server.ShutdownDelay; d > 0 {
 				// Readiness fails first, so load balancers stop sending.
 				time.Sleep(d)

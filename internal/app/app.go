@@ -1,4 +1,8 @@
-package main
+// Package app wires a gatehouse from its config: providers, the session
+// store, the limiter, the bearer verifier, the assertion signer, metrics and
+// the Gateway, plus the process logger. `gatehouse serve` and `demo` use it,
+// and so does bench/cmd/benchprof, so what is profiled is what ships.
+package app
 
 import (
 	"context"
@@ -23,24 +27,25 @@ import (
 	"github.com/gatehouse-dev/gatehouse/session"
 )
 
-// app is a wired gatehouse: the Gateway and what must be closed after it.
-type app struct {
-	gateway *proxy.Gateway
-	metrics *metrics.Metrics
-	local   *local.Provider   // nil without a local provider
-	signer  *assertion.Signer // nil when the assertion is disabled
+// App is a wired gatehouse: the Gateway and what must be closed after it.
+type App struct {
+	Gateway *proxy.Gateway
+	Metrics *metrics.Metrics
+	Local   *local.Provider   // nil without a local provider
+	Signer  *assertion.Signer // nil when the assertion is disabled
 	closers []func() error
 }
 
-func (a *app) Close() {
+// Close releases what Build opened (the Redis client).
+func (a *App) Close() {
 	for _, c := range a.closers {
 		_ = c()
 	}
 }
 
-// newLogger builds the process logger from the log section. Records are
+// NewLogger builds the process logger from the log section. Records are
 // batched (see bufferedLog); call the returned close function before exit.
-func newLogger(cfg config.Log, w io.Writer) (*slog.Logger, func()) {
+func NewLogger(cfg config.Log, w io.Writer) (*slog.Logger, func()) {
 	level := slog.LevelInfo
 	_ = level.UnmarshalText([]byte(cfg.Level))
 	buf := newBufferedLog(w, 200*time.Millisecond)
@@ -52,10 +57,17 @@ func newLogger(cfg config.Log, w io.Writer) (*slog.Logger, func()) {
 	return slog.New(slog.NewJSONHandler(buf, opts)), closeFn
 }
 
-// buildApp wires providers, the session store and the Gateway from cfg.
-// upstream, when non-nil, replaces the configured upstreams (the demo).
-func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, upstream http.Handler) (*app, error) {
-	a := &app{}
+// Options are what Build takes besides the config.
+type Options struct {
+	// Upstream, when non-nil, replaces the configured upstreams (the demo).
+	Upstream http.Handler
+	// Version is reported by the build-info metric.
+	Version string
+}
+
+// Build wires providers, the session store and the Gateway from cfg.
+func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
+	a := &App{}
 	httpClient := &http.Client{Timeout: 15 * time.Second}
 	var redirectProviders []providers.Provider
 	var localAuth providers.PasswordAuthenticator
@@ -82,7 +94,7 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, upstrea
 				return nil, fmt.Errorf("provider %q: %w", pc.ID, err)
 			}
 			localAuth = p
-			a.local = p
+			a.Local = p
 		default:
 			return nil, fmt.Errorf("provider %q: type %q is not supported yet", pc.ID, pc.Type)
 		}
@@ -147,12 +159,12 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, upstrea
 			return nil, fmt.Errorf("assertion: %w", err)
 		}
 		signer = s
-		a.signer = s
+		a.Signer = s
 	}
-	a.metrics = metrics.New()
-	a.metrics.SetBuildInfo(version)
+	a.Metrics = metrics.New()
+	a.Metrics.SetBuildInfo(o.Version)
 	gw, err := proxy.New(proxy.Options{
-		Metrics:     a.metrics,
+		Metrics:     a.Metrics,
 		Config:      cfg,
 		Sessions:    store,
 		LoginStates: states,
@@ -160,7 +172,7 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, upstrea
 		Local:       localAuth,
 		Logger:      log,
 		ReadyChecks: readyChecks,
-		Upstream:    upstream,
+		Upstream:    o.Upstream,
 		Limiter:     limiter,
 		Bearer:      verifier,
 		Assertion:   signer,
@@ -170,7 +182,7 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, upstrea
 		a.Close()
 		return nil, err
 	}
-	a.gateway = gw
+	a.Gateway = gw
 	return a, nil
 }
 
