@@ -68,6 +68,8 @@ type Gateway struct {
 	provByID map[string]providers.Provider
 	draining atomic.Bool
 	flights  flights
+	ids      *requestIDs
+	attrsLog attrsLogger // the logger's handler, when it can write the access line directly
 }
 
 // state is everything a config reload replaces at once.
@@ -97,7 +99,8 @@ func New(opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{opts: opts, log: opts.Logger, now: opts.Now, csrf: guard, provByID: map[string]providers.Provider{}}
+	g := &Gateway{opts: opts, log: opts.Logger, now: opts.Now, csrf: guard, provByID: map[string]providers.Provider{}, ids: newRequestIDs()}
+	g.attrsLog, _ = opts.Logger.Handler().(attrsLogger)
 	for _, p := range opts.Providers {
 		g.provByID[p.ID()] = p
 	}

@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
+	"encoding/binary"
 	"errors"
 	"log/slog"
 	"net"
@@ -12,6 +12,9 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/metrics"
 )
@@ -56,22 +59,55 @@ func requestID(ctx context.Context) string {
 	return ""
 }
 
-// withRequestID gives every request an ID: the X-Request-Id of a trusted proxy
-// (if it is a short token), otherwise a fresh random one. The ID is echoed in
-// the response and passed to the upstream.
-func (g *Gateway) withRequestID(next http.Handler) http.Handler {
+// observe gives every request an ID and writes its access line. The ID is
+// the X-Request-Id of a trusted proxy (if it is a short token), otherwise a
+// fresh one; it is echoed in the response and passed to the upstream. One
+// allocation carries the audit record (the request's one context value)
+// and the status recorder.
+func (g *Gateway) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := g.now()
+		o := &observed{rec: statusRecorder{ResponseWriter: w}}
 		id := r.Header.Get("X-Request-Id")
 		if id == "" || !validRequestID(id) || !g.state.Load().trusted.PeerTrusted(r) {
-			var b [8]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
-			r.Header.Set("X-Request-Id", id)
+			id = g.ids.next()
+			r.Header["X-Request-Id"] = []string{id}
 		}
-		w.Header().Set("X-Request-Id", id)
-		// One context value per request carries the ID and the audit record.
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), auditKey, &audit{id: id})))
+		o.audit.id = id
+		w.Header()["X-Request-Id"] = []string{id}
+		r = r.WithContext(context.WithValue(r.Context(), auditKey, &o.audit))
+		next.ServeHTTP(&o.rec, r)
+		g.logAccess(r, &o.audit, &o.rec, g.now().Sub(start))
 	})
+}
+
+type observed struct {
+	audit audit
+	rec   statusRecorder
+}
+
+// requestIDs are a random 64-bit start, drawn once, plus a counter: unique
+// within the process and, with overwhelming odds, across replicas and
+// restarts, without a call into crypto/rand on every request. An ID is a
+// correlation handle, never a secret, so being sequential costs nothing.
+type requestIDs struct{ n atomic.Uint64 }
+
+func newRequestIDs() *requestIDs {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	ids := &requestIDs{}
+	ids.n.Store(binary.LittleEndian.Uint64(b[:]))
+	return ids
+}
+
+func (ids *requestIDs) next() string {
+	var b [16]byte
+	v := ids.n.Add(1)
+	for i := 15; i >= 0; i-- {
+		b[i] = "0123456789abcdef"[v&0xF]
+		v >>= 4
+	}
+	return string(b[:])
 }
 
 func validRequestID(id string) bool {
@@ -123,51 +159,62 @@ func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return http.NewResponseController(s.ResponseWriter).Hijack()
 }
 
-// accessLog writes one line per request: the access log and the audit
+// logAccess writes one line per request: the access log and the audit
 // record of the decision in one. The query string is logged with the values
 // of sensitive parameters (code, state, tokens) redacted.
-func (g *Gateway) accessLog(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := g.now()
-		rec := &statusRecorder{ResponseWriter: w}
-		a := auditOf(r.Context())
-		next.ServeHTTP(rec, r)
-		elapsed := g.now().Sub(start)
-		g.opts.Metrics.ObserveRequest(metrics.RouteFor(r.URL.Path, g.opts.Config.Server.Prefix), rec.status, elapsed)
-		if a.decision != "" {
-			g.opts.Metrics.Decision(a.rule, a.decision)
+func (g *Gateway) logAccess(r *http.Request, a *audit, rec *statusRecorder, elapsed time.Duration) {
+	g.opts.Metrics.ObserveRequest(metrics.RouteFor(r.URL.Path, g.opts.Config.Server.Prefix), rec.status, elapsed)
+	if a.decision != "" {
+		g.opts.Metrics.Decision(a.rule, a.decision)
+	}
+	ctx := r.Context()
+	if !g.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	ap := accessAttrs.Get().(*[16]slog.Attr)
+	defer accessAttrs.Put(ap)
+	attrs := append(ap[:0],
+		slog.String("request_id", a.id),
+		slog.String("method", r.Method),
+		slog.String("host", r.Host),
+		slog.String("path", r.URL.EscapedPath()),
+	)
+	if r.URL.RawQuery != "" {
+		attrs = append(attrs, slog.String("query", redactQuery(r.URL.RawQuery)))
+	}
+	attrs = append(attrs,
+		slog.Int("status", rec.status),
+		slog.Int64("bytes", rec.bytes),
+		slog.Duration("duration", elapsed),
+		slog.String("remote", r.RemoteAddr),
+	)
+	if a.decision != "" {
+		attrs = append(attrs, slog.String("decision", a.decision), slog.String("rule", a.rule), slog.String("reason", a.reason))
+	}
+	if a.subject != "" {
+		attrs = append(attrs, slog.String("provider", a.provider), slog.String("subject", a.subject))
+		if a.email != "" {
+			attrs = append(attrs, slog.String("email", a.email))
 		}
-		if !g.log.Enabled(r.Context(), slog.LevelInfo) {
-			return
-		}
-		attrs := make([]slog.Attr, 0, 16)
-		attrs = append(attrs,
-			slog.String("request_id", requestID(r.Context())),
-			slog.String("method", r.Method),
-			slog.String("host", r.Host),
-			slog.String("path", r.URL.EscapedPath()),
-		)
-		if r.URL.RawQuery != "" {
-			attrs = append(attrs, slog.String("query", redactQuery(r.URL.RawQuery)))
-		}
-		attrs = append(attrs,
-			slog.Int("status", rec.status),
-			slog.Int64("bytes", rec.bytes),
-			slog.Duration("duration", elapsed),
-			slog.String("remote", r.RemoteAddr),
-		)
-		if a.decision != "" {
-			attrs = append(attrs, slog.String("decision", a.decision), slog.String("rule", a.rule), slog.String("reason", a.reason))
-		}
-		if a.subject != "" {
-			attrs = append(attrs, slog.String("provider", a.provider), slog.String("subject", a.subject))
-			if a.email != "" {
-				attrs = append(attrs, slog.String("email", a.email))
-			}
-		}
-		g.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
-	})
+	}
+	if g.attrsLog != nil {
+		g.attrsLog.LogAttrs(ctx, slog.LevelInfo, "request", attrs)
+	} else {
+		g.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+	}
+	clear(attrs) // the pool must not keep strings of the request alive
 }
+
+// attrsLogger is a log handler that writes a record straight from its
+// attributes (internal/jsonlog does): the access line then costs neither a
+// slog.Record nor a caller lookup.
+type attrsLogger interface {
+	LogAttrs(ctx context.Context, level slog.Level, msg string, attrs []slog.Attr)
+}
+
+// accessAttrs holds the access line's attributes (at most 16) between
+// requests, so building the line allocates nothing.
+var accessAttrs = sync.Pool{New: func() any { return new([16]slog.Attr) }}
 
 var sensitiveParams = map[string]bool{
 	"code": true, "state": true, "access_token": true, "id_token": true, "refresh_token": true,

@@ -54,7 +54,7 @@ func (g *Gateway) routes() http.Handler {
 	})
 	// Panics are caught inside the request ID and access log, so the error
 	// page carries the ID and the line is written.
-	return g.withRequestID(g.accessLog(g.recoverPanics(stripClientIdentity(dispatch))))
+	return g.observe(g.recoverPanics(stripClientIdentity(dispatch)))
 }
 
 func (g *Gateway) ping(w http.ResponseWriter, r *http.Request) {
