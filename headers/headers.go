@@ -89,31 +89,56 @@ func Strip(h http.Header) {
 	}
 }
 
-// SetIdentity writes the identity for an upstream (proxy mode).
-func SetIdentity(h http.Header, id *identity.Identity) {
-	h[User] = []string{headerValue(id.UserName())}
-	setOrDelete(h, Email, headerValue(id.Email))
-	setOrDelete(h, PreferredUsername, headerValue(id.PreferredUsername))
-	setOrDelete(h, Groups, joinList(id.Groups))
-	setOrDelete(h, Roles, joinList(id.Roles))
+// Values are an identity's header values, sanitised and joined once, so
+// the requests of one session can share them (see proxy's derived cache).
+// Empty values are not sent.
+type Values struct {
+	v [5]string // user, email, preferred username, groups, roles
 }
+
+// ValuesOf computes id's header values.
+func ValuesOf(id *identity.Identity) *Values {
+	return &Values{v: [5]string{
+		headerValue(id.UserName()),
+		headerValue(id.Email),
+		headerValue(id.PreferredUsername),
+		joinList(id.Groups),
+		joinList(id.Roles),
+	}}
+}
+
+var (
+	identityNames    = [5]string{User, Email, PreferredUsername, Groups, Roles}
+	authRequestNames = [5]string{authReqUser, authReqEmail, authReqPreferredUser, authReqGroups, authReqRoles}
+)
+
+// SetIdentity writes the identity for an upstream (proxy mode).
+func (v *Values) SetIdentity(h http.Header) { v.set(h, &identityNames) }
 
 // SetAuthRequest writes the identity for a forward-auth response.
-func SetAuthRequest(h http.Header, id *identity.Identity) {
-	h[authReqUser] = []string{headerValue(id.UserName())}
-	setOrDelete(h, authReqEmail, headerValue(id.Email))
-	setOrDelete(h, authReqPreferredUser, headerValue(id.PreferredUsername))
-	setOrDelete(h, authReqGroups, joinList(id.Groups))
-	setOrDelete(h, authReqRoles, joinList(id.Roles))
+func (v *Values) SetAuthRequest(h http.Header) { v.set(h, &authRequestNames) }
+
+// set writes each non-empty value under its name (deleting the name
+// otherwise), from one backing array: a header's value slice is capped at
+// its one element, so an append elsewhere copies instead of writing into
+// a neighbour's value.
+func (v *Values) set(h http.Header, names *[5]string) {
+	backing := v.v // a copy: the response owns it, the shared Values stay untouched
+	all := backing[:]
+	for i, name := range names {
+		if all[i] == "" && i > 0 { // the user header is always sent
+			delete(h, name)
+			continue
+		}
+		h[name] = all[i : i+1 : i+1]
+	}
 }
 
-func setOrDelete(h http.Header, k, v string) {
-	if v == "" {
-		delete(h, k)
-		return
-	}
-	h[k] = []string{v}
-}
+// SetIdentity writes the identity for an upstream (proxy mode).
+func SetIdentity(h http.Header, id *identity.Identity) { ValuesOf(id).SetIdentity(h) }
+
+// SetAuthRequest writes the identity for a forward-auth response.
+func SetAuthRequest(h http.Header, id *identity.Identity) { ValuesOf(id).SetAuthRequest(h) }
 
 // joinList joins with commas; values holding a comma or control character
 // are dropped from the header (they would be ambiguous), never split.

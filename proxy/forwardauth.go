@@ -32,16 +32,17 @@ func (g *Gateway) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("Invalid request path.", err)
 	}
 	host := policy.CanonicalHost(orig.host)
-	id, sess, err := g.identify(w, r, st)
+	who, sess, err := g.identify(w, r, st)
 	if err != nil {
 		return err
 	}
+	id := who.identity()
 	dec := st.policy.Decide(id, policy.Request{Method: orig.method, Host: host, Path: path})
 	recordDecision(r, dec, id)
 	switch dec.Result {
 	case policy.Allow:
 		if id != nil {
-			headers.SetAuthRequest(w.Header(), id)
+			who.hdr.SetAuthRequest(w.Header())
 			if tok := g.assertionFor(r, id, sess, host); tok != "" {
 				w.Header().Set(headers.Assertion, tok)
 			}
@@ -68,11 +69,11 @@ func (g *Gateway) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 func (g *Gateway) forwardAuthUntrusted(w http.ResponseWriter, r *http.Request, st *state) error {
 	g.log.WarnContext(r.Context(), "forward-auth from an untrusted peer: forwarded headers ignored, nothing allowed",
 		"request_id", requestID(r.Context()), "remote", r.RemoteAddr, "forwarded_headers", hasForwardedMetadata(r.Header))
-	id, _, err := g.identify(w, r, st)
+	who, _, err := g.identify(w, r, st)
 	if err != nil {
 		return err
 	}
-	if id == nil {
+	if who == nil {
 		return errUnauthorized
 	}
 	return newHTTPError(http.StatusForbidden, "This request cannot be authorized.", fmt.Errorf("forward-auth: peer %s is not in trusted_proxies", r.RemoteAddr))

@@ -69,6 +69,7 @@ type Gateway struct {
 	draining atomic.Bool
 	flights  flights
 	ids      *requestIDs
+	derived  *deriveCache
 	attrsLog attrsLogger // the logger's handler, when it can write the access line directly
 }
 
@@ -99,7 +100,7 @@ func New(opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{opts: opts, log: opts.Logger, now: opts.Now, csrf: guard, provByID: map[string]providers.Provider{}, ids: newRequestIDs()}
+	g := &Gateway{opts: opts, log: opts.Logger, now: opts.Now, csrf: guard, provByID: map[string]providers.Provider{}, ids: newRequestIDs(), derived: newDeriveCache()}
 	g.attrsLog, _ = opts.Logger.Handler().(attrsLogger)
 	for _, p := range opts.Providers {
 		g.provByID[p.ID()] = p

@@ -56,3 +56,38 @@ func TestReloadUnderLoadLosesNoRequest(t *testing.T) {
 		t.Fatalf("after reload: %d, want 403", resp.StatusCode)
 	}
 }
+
+// Roles and identity headers are derived once per session and remembered
+// (deriveCache); a reload that changes the role definitions must still take
+// effect on the very next request of an existing session.
+func TestReloadRederivesRolesOfExistingSessions(t *testing.T) {
+	e := newEnv(t, envOptions{
+		trusted: "[127.0.0.1/32]",
+		rules:   "  - {name: ops, prefix: /ops, allow: {roles: [ops]}}\n  - {name: all, prefix: /, allow: authenticated}\n",
+		extra:   "roles:\n  ops: {groups: [dev]}\n",
+	})
+	c := e.client()
+	e.oidcLogin(c, "/")
+	ask := func() *http.Response {
+		return traefik(e, c, "GET", "app.test", "/ops/x")
+	}
+	for range 2 { // the second answer comes from the remembered derivation
+		resp := ask()
+		if resp.StatusCode != http.StatusAccepted || resp.Header.Get("X-Auth-Request-Roles") != "ops" || resp.Header.Get("X-Auth-Request-Groups") != "dev" {
+			t.Fatalf("before reload: %d roles %q groups %q", resp.StatusCode, resp.Header.Get("X-Auth-Request-Roles"), resp.Header.Get("X-Auth-Request-Groups"))
+		}
+	}
+	next := *e.cfg
+	next.Roles = map[string]config.RoleSpec{"ops": {Groups: []string{"sre"}}, "devs": {Groups: []string{"dev"}}}
+	if err := e.gw.Reload(&next); err != nil {
+		t.Fatal(err)
+	}
+	resp := ask()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("after reload removed the role: %d, want 403", resp.StatusCode)
+	}
+	resp = traefik(e, c, "GET", "app.test", "/other")
+	if resp.StatusCode != http.StatusAccepted || resp.Header.Get("X-Auth-Request-Roles") != "devs" {
+		t.Fatalf("after reload: %d roles %q, want devs", resp.StatusCode, resp.Header.Get("X-Auth-Request-Roles"))
+	}
+}

@@ -19,10 +19,12 @@ import (
 
 var errStoreDown = newHTTPError(http.StatusServiceUnavailable, "The session store is unavailable. Please try again shortly.", nil)
 
-// identify loads the caller's session. It returns (nil, nil, nil) for an
+// identify loads the caller's session and derives their identity under the
+// current rules (see deriveCache). It returns (nil, nil, nil) for an
 // anonymous caller and an error only when it must fail closed (store down);
-// a bad, expired or foreign cookie is simply anonymous, never a 500.
-func (g *Gateway) identify(w http.ResponseWriter, r *http.Request, st *state) (*identity.Identity, *session.Session, error) {
+// a bad, expired or foreign cookie is simply anonymous, never a 500. The
+// derived identity is shared: read it, never change it.
+func (g *Gateway) identify(w http.ResponseWriter, r *http.Request, st *state) (*derived, *session.Session, error) {
 	if g.opts.Bearer != nil {
 		if raw, ok := bearer.FromRequest(r); ok {
 			return g.identifyBearer(r, st, raw)
@@ -63,9 +65,7 @@ func (g *Gateway) identify(w http.ResponseWriter, r *http.Request, st *state) (*
 			g.log.WarnContext(r.Context(), "re-issue session cookie", "request_id", requestID(r.Context()), "error", err)
 		}
 	}
-	id := sess.Identity.Clone()
-	id.Roles = st.policy.Roles(id)
-	return id, sess, nil
+	return g.derived.of(st, sess.Identity), sess, nil
 }
 
 // proxyRequest is proxy mode: normalise, identify, decide, act.
@@ -89,10 +89,11 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) error {
 	if up == nil {
 		return newHTTPError(http.StatusNotFound, "No application is configured for this address.", nil)
 	}
-	id, sess, err := g.identify(w, r, st)
+	who, sess, err := g.identify(w, r, st)
 	if err != nil {
 		return err
 	}
+	id := who.identity()
 	dec := st.policy.Decide(id, policy.Request{Method: r.Method, Host: host, Path: path})
 	recordDecision(r, dec, id)
 	switch dec.Result {
@@ -102,7 +103,7 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) error {
 		return errForbidden
 	}
 	scheme := st.trusted.Scheme(r)
-	pc := &proxyContext{id: id, sess: sess, path: path, scheme: scheme, trusted: st.trusted.PeerTrusted(r), bearer: auditOf(r.Context()).bearer, upstream: up.name()}
+	pc := &proxyContext{who: who, sess: sess, path: path, scheme: scheme, trusted: st.trusted.PeerTrusted(r), bearer: auditOf(r.Context()).bearer, upstream: up.name()}
 	if id != nil {
 		pc.assertion = g.assertionFor(r, id, sess, host)
 	}
@@ -132,7 +133,7 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) error {
 		headers.StripForwarding(r.Header, pc.trusted) // identity headers went at the door
 		setEscapedPath(r.URL, path)
 		if id != nil {
-			headers.SetIdentity(r.Header, id)
+			who.hdr.SetIdentity(r.Header)
 			if pc.assertion != "" {
 				r.Header.Set(headers.Assertion, pc.assertion)
 			}
@@ -212,7 +213,7 @@ func sameOriginOrAllowed(r *http.Request, st *state, scheme string) bool {
 // identifyBearer authenticates an API client by its JWT. A bad token is a
 // 401 with WWW-Authenticate: Bearer error="invalid_token" — never a fallback
 // to the cookie, never a redirect.
-func (g *Gateway) identifyBearer(r *http.Request, st *state, raw string) (*identity.Identity, *session.Session, error) {
+func (g *Gateway) identifyBearer(r *http.Request, st *state, raw string) (*derived, *session.Session, error) {
 	id, err := g.opts.Bearer.Verify(r.Context(), raw)
 	switch {
 	case err == nil:
@@ -222,9 +223,8 @@ func (g *Gateway) identifyBearer(r *http.Request, st *state, raw string) (*ident
 		return nil, nil, &httpError{status: http.StatusUnauthorized, msg: "The bearer token is invalid.", err: err, bearerErr: "invalid_token"}
 	}
 	auditOf(r.Context()).bearer = true
-	id = id.Clone()
-	id.Roles = st.policy.Roles(id)
-	return id, nil, nil
+	// Verify hands out a fresh Identity per call: nothing to share.
+	return derive(st, id), nil, nil
 }
 
 // assertionFor signs (or reuses) the identity assertion for this request;

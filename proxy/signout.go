@@ -22,8 +22,8 @@ func (g *Gateway) signOutPage(w http.ResponseWriter, r *http.Request) error {
 		Redirect: g.safeRedirect(r, st, r.URL.Query().Get("rd")),
 		CSRF:     g.csrf.Token(w, r),
 	}
-	if id, _, err := g.identify(w, r, st); err == nil && id != nil {
-		data.User = id.UserName()
+	if who, _, err := g.identify(w, r, st); err == nil && who != nil {
+		data.User = who.id.UserName()
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	g.renderTemplate(w, "sign_out.html", data)
@@ -55,10 +55,11 @@ func (g *Gateway) signOut(w http.ResponseWriter, r *http.Request) error {
 // userinfo returns who the caller is — never their tokens.
 func (g *Gateway) userinfo(w http.ResponseWriter, r *http.Request) error {
 	st := g.state.Load()
-	id, sess, err := g.identify(w, r, st)
+	who, sess, err := g.identify(w, r, st)
 	if err != nil {
 		return err
 	}
+	id := who.identity()
 	if id == nil {
 		return errUnauthorized
 	}

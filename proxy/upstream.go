@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/config"
-	"github.com/gatehouse-dev/gatehouse/identity"
 	"github.com/gatehouse-dev/gatehouse/metrics"
 	"github.com/gatehouse-dev/gatehouse/session"
 )
@@ -47,7 +46,7 @@ type upstreams struct {
 
 // proxyContext carries what Rewrite needs from the decision to the outbound request.
 type proxyContext struct {
-	id        *identity.Identity
+	who       *derived // nil for an anonymous caller
 	sess      *session.Session
 	path      string // normalised escaped path
 	scheme    string
@@ -169,8 +168,8 @@ func (up *upstream) rewrite(cookiePrefix string) func(*httputil.ProxyRequest) {
 			// with pass_id_token, Authorization is gatehouse's to set alone.
 			out.Header.Del("Authorization")
 		}
-		if pc.id != nil {
-			headers.SetIdentity(out.Header, pc.id)
+		if pc.who != nil {
+			pc.who.hdr.SetIdentity(out.Header)
 			if pc.assertion != "" {
 				out.Header.Set(headers.Assertion, pc.assertion)
 			}

@@ -9,7 +9,7 @@
 #   FUZZMINIMIZETIME=1s   bound on minimising each new input (go's default is 60s,
 #                         which would eat the whole budget on the larger inputs)
 #
-# Ten targets at the defaults take about two minutes on two cores. A failing
+# Eleven targets at the defaults take about two minutes on two cores. A failing
 # input is written to <package>/testdata/fuzz/<Target>/; `go test ./<package>`
 # replays it. Commit it with the fix, so it stays a regression test.
 set -euo pipefail
@@ -26,6 +26,7 @@ targets=(
   "./session FuzzLoginStatesTake"
   "./session FuzzRedisTicket"
   "./session FuzzRedisSessionValue"
+  "./session FuzzSessionValues"
   "./proxy FuzzOriginalRequest"
   "./forwarded FuzzClientIP"
   "./config FuzzParse"

@@ -3,6 +3,7 @@ package session
 import (
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -166,6 +167,115 @@ func (j jar) values(name string) ([]string, error) {
 		return nil, ErrNoSession
 	}
 	return out, nil
+}
+
+// sessionValues is readJar(r).values(name) without building the jar: it
+// scans the Cookie headers once for name and its chunks, parsing each
+// cookie exactly as net/http does (trimmed, optionally quoted, valid bytes
+// only), and allocates only the result. It runs on every request.
+func sessionValues(r *http.Request, name string) ([]string, error) {
+	lines := r.Header["Cookie"]
+	count := 0
+	for _, line := range lines {
+		count += strings.Count(line, ";") + 1
+	}
+	if count > maxScannedCookies {
+		// Past net/http's cookie limit: let it decide (it returns none).
+		return readJar(r).values(name)
+	}
+	var (
+		exact    []string
+		exactAny bool                  // a cookie named name, even an oversized one
+		chunks   [maxChunks + 1]string // first value of name_i
+		present  [maxChunks + 1]bool
+	)
+	for _, line := range lines {
+		line = textproto.TrimString(line)
+		var part string
+		for len(line) > 0 {
+			part, line, _ = strings.Cut(line, ";")
+			part = textproto.TrimString(part)
+			if !strings.HasPrefix(part, name) {
+				continue // cheap reject; the name is checked exactly below
+			}
+			k, v, _ := strings.Cut(part, "=")
+			k = textproto.TrimString(k)
+			i := -1
+			if k != name {
+				if i = chunkIndex(k, name); i < 0 {
+					continue
+				}
+			}
+			v, ok := cookieValue(v)
+			if !ok {
+				continue
+			}
+			switch {
+			case i < 0:
+				exactAny = true
+				if len(v) <= maxValueBytes {
+					exact = append(exact, v)
+				}
+			case !present[i]:
+				present[i], chunks[i] = true, v
+			}
+		}
+	}
+	out := exact
+	if present[0] {
+		size, n := 0, 0
+		for n <= maxChunks && present[n] {
+			size += len(chunks[n])
+			n++
+		}
+		// As values: name_0 … up to the first gap, none if name_maxChunks
+		// is reached or the whole is too long.
+		if n <= maxChunks && size <= maxValueBytes && size > 0 {
+			out = append(out, strings.Join(chunks[:n], ""))
+		}
+	}
+	if len(out) == 0 {
+		if exactAny || present[0] {
+			return nil, ErrInvalid
+		}
+		return nil, ErrNoSession
+	}
+	return out, nil
+}
+
+// maxScannedCookies is net/http's default limit of cookies per request
+// (GODEBUG httpcookiemaxnum); beyond it sessionValues defers to net/http.
+const maxScannedCookies = 3000
+
+// chunkIndex returns i when k is chunkName(name, i) for 0 ≤ i ≤ maxChunks,
+// else -1.
+func chunkIndex(k, name string) int {
+	if len(k) < len(name)+2 || k[:len(name)] != name || k[len(name)] != '_' {
+		return -1
+	}
+	digits := k[len(name)+1:]
+	if len(digits) > 1 && digits[0] == '0' {
+		return -1 // chunkName never writes leading zeros
+	}
+	i, err := strconv.Atoi(digits)
+	if err != nil || i < 0 || i > maxChunks || strconv.Itoa(i) != digits {
+		return -1
+	}
+	return i
+}
+
+// cookieValue parses a cookie value as net/http does: surrounding double
+// quotes are dropped, and any byte outside the cookie-octet set rejects it.
+func cookieValue(raw string) (string, bool) {
+	if len(raw) > 1 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		raw = raw[1 : len(raw)-1]
+	}
+	for i := 0; i < len(raw); i++ {
+		if b := raw[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+			return "", false
+		}
+	}
+	return raw, true
 }
 
 // present lists name and its chunk names that the request carries.

@@ -85,7 +85,7 @@ func (c *CookieStore) Name() string { return c.name }
 // first that opens wins — unless two open for different users (a planted
 // cookie from a sibling subdomain): then ErrInvalid.
 func (c *CookieStore) Load(r *http.Request) (*Session, error) {
-	values, err := readJar(r).values(c.name)
+	values, err := sessionValues(r, c.name)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,42 @@
+package session
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// sessionValues must find exactly what readJar(r).values finds (net/http's
+// own cookie parsing), for any Cookie headers: it is only faster.
+func FuzzSessionValues(f *testing.F) {
+	long := strings.Repeat("v", maxValueBytes)
+	seeds := [][2]string{
+		{"_gh=abc", ""},
+		{"a=1; _gh=abc; _gh=def", "_gh=ghi"},
+		{`_gh="quoted"; _gh=bad"quote`, " _gh = spaced ;;"},
+		{"_gh_0=ab; _gh_1=cd; _gh_2=ef", ""},
+		{"_gh_1=cd; _gh_0=ab", "_gh_0=zz; _gh_2=ef"},
+		{"_gh_0=a; _gh_01=b; _gh_+1=c; _gh_1=d", ""},
+		{"_gh_0=a; _gh_1=b; _gh_2=c; _gh_3=d; _gh_4=e; _gh_5=f; _gh_6=g; _gh_7=h; _gh_8=i", ""},
+		{"_gh=" + long + "x; _gh_0=" + long, "_gh_1=y"},
+		{"_gh=\x7f; _gh_0=; _gh=", "_GH=x; _ghx=y; x_gh=z"},
+		{"_gh_0=" + long[:maxValueBytes/2] + "; _gh_1=" + long[:maxValueBytes/2+1], ""},
+	}
+	for _, s := range seeds {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, line1, line2 string) {
+		r, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+		r.Header["Cookie"] = []string{line1}
+		if line2 != "" {
+			r.Header["Cookie"] = append(r.Header["Cookie"], line2)
+		}
+		want, werr := readJar(r).values("_gh")
+		got, gerr := sessionValues(r, "_gh")
+		if !errors.Is(gerr, werr) && !(gerr == nil && werr == nil) || !slices.Equal(got, want) {
+			t.Fatalf("Cookie %q %q:\nsessionValues = %q, %v\njar.values    = %q, %v", line1, line2, got, gerr, want, werr)
+		}
+	})
+}
