@@ -32,6 +32,9 @@ const (
 	DefaultMaxFailures       = 5
 	DefaultLoginWindow       = 15 * time.Minute
 	DefaultLockout           = 15 * time.Minute
+	// DefaultRedisLocalCache bounds how long a replica may reuse a session
+	// read from Redis (session.redis.local_cache); see Redis.LocalCache.
+	DefaultRedisLocalCache = 2 * time.Second
 )
 
 // SetDefaults fills every unset (zero) field that has a default. Parse calls

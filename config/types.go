@@ -95,6 +95,21 @@ type Redis struct {
 	Password     string   `yaml:"password"`      //
 	PasswordFile string   `yaml:"password_file"` //
 	DB           int      `yaml:"db"`
+	// LocalCache is how long a replica may answer from its own memory a
+	// session it read from Redis, instead of a GET per request (nil: the
+	// default, 2s; 0: a GET on every request). Every gatehouse write to a
+	// session is announced to all replicas, which drop their copy at once, and
+	// the cache is off whenever that announcement channel is down, so this is
+	// only the bound for changes made to Redis behind gatehouse's back.
+	LocalCache *time.Duration `yaml:"local_cache"`
+}
+
+// LocalCacheOrDefault is LocalCache, or DefaultRedisLocalCache when unset.
+func (r Redis) LocalCacheOrDefault() time.Duration {
+	if r.LocalCache == nil {
+		return DefaultRedisLocalCache
+	}
+	return *r.LocalCache
 }
 
 // Provider is one way to log in.

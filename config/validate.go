@@ -197,6 +197,11 @@ func (v *checker) session() {
 	}
 }
 
+// maxRedisLocalCache caps session.redis.local_cache: longer would let a
+// session deleted from Redis by hand (not through gatehouse) live on for
+// too long, for no measurable gain in speed.
+const maxRedisLocalCache = time.Minute
+
 func (v *checker) redis(r Redis) {
 	switch {
 	case r.URL == "" && len(r.Addrs) == 0:
@@ -225,6 +230,11 @@ func (v *checker) redis(r Redis) {
 	}
 	if r.DB < 0 {
 		v.add("session.redis.db", "must not be negative")
+	}
+	if lc := r.LocalCacheOrDefault(); lc < 0 {
+		v.add("session.redis.local_cache", "must not be negative (0 turns the local session cache off)")
+	} else if lc > maxRedisLocalCache {
+		v.add("session.redis.local_cache", "must be at most %v: it bounds how long a replica may miss a change made to Redis outside gatehouse (0 turns the cache off)", maxRedisLocalCache)
 	}
 }
 
