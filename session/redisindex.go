@@ -26,7 +26,8 @@ type SessionInfo struct {
 }
 
 // RevokeUser deletes every session of the user (provider, subject) and its
-// index, returning how many sessions were deleted. A session being saved
+// index, returning how many sessions were deleted, and announces the deleted
+// keys so every replica drops its locally cached copy. A session being saved
 // concurrently may survive; call again after a login race if that matters.
 // Redis errors wrap ErrUnavailable.
 func (s *RedisStore) RevokeUser(ctx context.Context, provider, subject string) (int, error) {
@@ -37,6 +38,7 @@ func (s *RedisStore) RevokeUser(ctx context.Context, provider, subject string) (
 	}
 	p := s.client.Pipeline()
 	dels := make([]*redis.IntCmd, 0, len(members))
+	sessions := make([]string, 0, len(members))
 	for _, sk := range members {
 		h, ok := strings.CutPrefix(sk, keySession)
 		if !ok {
@@ -44,9 +46,12 @@ func (s *RedisStore) RevokeUser(ctx context.Context, provider, subject string) (
 		}
 		dels = append(dels, p.Del(ctx, sk)) // one key per DEL: cluster slots differ
 		p.Del(ctx, keyMeta+h)
+		sessions = append(sessions, sk)
 	}
 	p.Del(ctx, uk)
-	if _, err := p.Exec(ctx); err != nil {
+	_, err = p.Exec(ctx)
+	s.announce(ctx, err, sessions...)
+	if err != nil {
 		return 0, unavailable("revoke", err)
 	}
 	n := 0

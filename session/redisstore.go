@@ -51,17 +51,23 @@ type RedisStore struct {
 	client redis.UniversalClient
 
 	// Decoded tickets (by cookie value) and session values (by key name and
-	// exact stored bytes), so a request pays for the Redis GET — which is
-	// what makes revocation immediate — but not for opening the same bytes
+	// exact stored bytes), so a GET does not pay for opening the same bytes
 	// again. Digests as keys; bounded.
 	tickets *decodeCache
 	values  *boundedcache.Cache[[32]byte, *Session]
+	// local spares the GET itself for a short while, as long as the
+	// invalidation channel keeps revocation immediate (see localCache); nil
+	// with session.redis.local_cache: 0.
+	local *localCache
 }
 
 var _ Store = (*RedisStore)(nil)
 
 // NewRedisStore returns a Redis-backed store using client (see
-// NewRedisClient). It does not contact Redis; use Ping for readiness.
+// NewRedisClient). It does not contact Redis; use Ping for readiness. With
+// a local cache (cfg.Redis.LocalCache, 2s unless set), the first Load starts
+// a goroutine subscribed to the invalidation channel: call Close before
+// closing the client.
 func NewRedisStore(client redis.UniversalClient, cfg config.Session, opts Options) (*RedisStore, error) {
 	if client == nil {
 		return nil, errors.New("session: redis store: nil client")
@@ -78,6 +84,7 @@ func NewRedisStore(client redis.UniversalClient, cfg config.Session, opts Option
 		values: boundedcache.New[[32]byte, *Session](defaultCacheEntries, func(k [32]byte) uint64 {
 			return binary.LittleEndian.Uint64(k[:8])
 		}),
+		local: newLocalCache(cfg.Redis.LocalCacheOrDefault(), client, base.log),
 	}, nil
 }
 
@@ -142,14 +149,35 @@ func unavailable(op string, err error) error {
 // ticket that fails to verify, or a value that fails to decrypt, is
 // ErrInvalid; an ended session is ErrExpired. Any other Redis error is
 // wrapped with ErrUnavailable: the caller must answer 503 and keep the cookie.
-// Load never writes to the response.
+// A session read moments ago may come from the local cache instead of Redis
+// (see localCache); lifetimes are checked either way. Load never writes to
+// the response.
 func (s *RedisStore) Load(r *http.Request) (*Session, error) {
 	t, rotated, err := s.readTicket(r)
 	if err != nil {
 		return nil, err
 	}
+	now := s.now()
+	sess, ok := s.local.get(t, now)
+	if !ok {
+		if sess, err = s.fetch(r.Context(), t, now); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.life.check(sess, now); err != nil {
+		return nil, err
+	}
+	sess.Reissue = sess.Reissue || rotated
+	sess.ticketKey = string(t.key)
+	return sess, nil
+}
+
+// fetch reads t's session from Redis, returning a copy the caller owns, and
+// offers it to the local cache.
+func (s *RedisStore) fetch(ctx context.Context, t ticket, now time.Time) (*Session, error) {
+	tok := s.local.begin()
 	sk := t.sessionKey()
-	blob, err := s.client.Get(r.Context(), sk).Bytes()
+	blob, err := s.client.Get(ctx, sk).Bytes()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return nil, ErrNoSession
@@ -173,11 +201,7 @@ func (s *RedisStore) Load(r *http.Request) (*Session, error) {
 		cp := *sess
 		s.values.Put(vk, &cp, nil)
 	}
-	if err := s.life.check(sess, s.now()); err != nil {
-		return nil, err
-	}
-	sess.Reissue = sess.Reissue || rotated
-	sess.ticketKey = string(t.key)
+	s.local.put(t, tok, sess, now)
 	return sess, nil
 }
 
@@ -254,7 +278,14 @@ func (s *RedisStore) store(ctx context.Context, t ticket, uk string, blob []byte
 		p := s.client.Pipeline()
 		oldCmd := p.HGet(ctx, mk, "u")
 		setCmd := p.SetXX(ctx, sk, blob, ttl)
-		if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		_, err := p.Exec(ctx)
+		if errors.Is(err, redis.Nil) {
+			err = nil // no metadata (expired apart): the SET XX decides
+		}
+		if err != nil || setCmd.Val() {
+			s.announce(ctx, err, sk)
+		}
+		if err != nil {
 			return unavailable("save", err)
 		}
 		if !setCmd.Val() {
@@ -283,7 +314,9 @@ func (s *RedisStore) store(ctx context.Context, t ticket, uk string, blob []byte
 		p.SAdd(ctx, ek, sk)
 		extendTTL.Eval(ctx, p, []string{ek}, ttl.Milliseconds())
 	}
-	if _, err := p.Exec(ctx); err != nil {
+	_, err := p.Exec(ctx)
+	s.announce(ctx, err, sessionKeys(replaced)...)
+	if err != nil {
 		return unavailable("save", err)
 	}
 	return nil
@@ -321,7 +354,9 @@ func (s *RedisStore) remove(ctx context.Context, sk, mk string) error {
 	if uk != "" {
 		p.SRem(ctx, uk, sk)
 	}
-	if _, err := p.Exec(ctx); err != nil {
+	_, err = p.Exec(ctx)
+	s.announce(ctx, err, sk)
+	if err != nil {
 		return unavailable("clear", err)
 	}
 	return nil

@@ -35,6 +35,7 @@ func newRedisStore(t testing.TB, c redis.UniversalClient, now func() time.Time, 
 	if err != nil {
 		t.Fatalf("NewRedisStore: %v", err)
 	}
+	t.Cleanup(func() { st.Close() })
 	return st
 }
 
