@@ -114,11 +114,11 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options)
 		if err != nil {
 			return nil, fmt.Errorf("session store: %w", err)
 		}
-		a.closers = append(a.closers, client.Close)
 		rs, err := session.NewRedisStore(client, cfg.Session, sopts)
 		if err != nil {
 			return nil, fmt.Errorf("session store: %w", err)
 		}
+		a.closers = append(a.closers, rs.Close, client.Close) // the store's subscriber before its client
 		store = rs
 		readyChecks = append(readyChecks, rs.Ping)
 		// Login failures are counted in Redis too, so every replica shares them.
