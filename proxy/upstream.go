@@ -198,28 +198,51 @@ func setEscapedPath(u *url.URL, escaped string) {
 }
 
 // removeGatewayCookies keeps gatehouse's own cookies (session chunks, login
-// state, CSRF) away from the upstream.
+// state, CSRF) away from the upstream. It works on the header text: every
+// other cookie is passed on as the client wrote it, and a request carrying
+// none of gatehouse's cookies keeps its header untouched. Any part whose
+// name (trimmed, as a cookie parser would) is gatehouse's goes, even one
+// net/http would not parse, since the upstream's parser may be laxer.
 func removeGatewayCookies(r *http.Request, prefix string) {
-	cookies := r.Cookies()
-	if len(cookies) == 0 {
+	lines := r.Header["Cookie"]
+	base := trimCookiePrefix(prefix)
+	found := false
+	for _, line := range lines {
+		if strings.Contains(line, base) {
+			found = true
+			break
+		}
+	}
+	if !found {
 		return
 	}
-	kept := make([]string, 0, len(cookies))
+	var b strings.Builder
 	removed := false
-	for _, c := range cookies {
-		if isGatewayCookie(c.Name, prefix) {
-			removed = true
-			continue
+	for _, line := range lines {
+		for part := range strings.SplitSeq(line, ";") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			name, _, _ := strings.Cut(part, "=")
+			if isGatewayCookie(strings.TrimSpace(name), prefix) {
+				removed = true
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(part)
 		}
-		kept = append(kept, c.Name+"="+c.Value)
 	}
 	if !removed {
 		return
 	}
-	r.Header.Del("Cookie")
-	if len(kept) > 0 {
-		r.Header.Set("Cookie", strings.Join(kept, "; "))
+	if b.Len() == 0 {
+		delete(r.Header, "Cookie")
+		return
 	}
+	r.Header["Cookie"] = []string{b.String()}
 }
 
 // filterUpstreamResponse stops an upstream from setting gatehouse's cookies
@@ -293,13 +316,15 @@ func (b *bufferPool) Put(x []byte) { b.p.Put(&x) }
 // configured name, under whichever of the __Host-/__Secure- prefixes (login
 // state is always host-only, the session may be __Secure- with a domain).
 func isGatewayCookie(name, configured string) bool {
-	trim := func(s string) string {
-		for _, p := range []string{"__Host-", "__Secure-"} {
-			if len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) {
-				return s[len(p):]
-			}
+	return strings.HasPrefix(trimCookiePrefix(name), trimCookiePrefix(configured))
+}
+
+// trimCookiePrefix drops a __Host- or __Secure- prefix, in any case.
+func trimCookiePrefix(s string) string {
+	for _, p := range []string{"__Host-", "__Secure-"} {
+		if len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) {
+			return s[len(p):]
 		}
-		return s
 	}
-	return strings.HasPrefix(trim(name), trim(configured))
+	return s
 }
