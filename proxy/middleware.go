@@ -42,6 +42,9 @@ type audit struct {
 	email    string
 	bearer   bool   // authenticated by a bearer token rather than a session
 	id       string // the request ID
+	// proxy is what the ReverseProxy's rewrite and error handlers need,
+	// set by serveProxy just before proxying.
+	proxy *proxyContext
 }
 
 func auditOf(ctx context.Context) *audit {

@@ -103,12 +103,13 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) error {
 		return errForbidden
 	}
 	scheme := st.trusted.Scheme(r)
-	pc := &proxyContext{who: who, sess: sess, path: path, scheme: scheme, trusted: st.trusted.PeerTrusted(r), bearer: auditOf(r.Context()).bearer, upstream: up.name()}
+	pc := &proxyContext{gw: g, who: who, sess: sess, path: path, scheme: scheme, trusted: st.trusted.PeerTrusted(r), bearer: auditOf(r.Context()).bearer, upstream: up.name()}
 	if id != nil {
 		pc.assertion = g.assertionFor(r, id, sess, host)
 	}
-	ctx := context.WithValue(r.Context(), proxyCtxKey{}, pc)
-	ctx = context.WithValue(ctx, gatewayCtxKey{}, g)
+	// The rewrite and error handlers find pc in the request's audit record:
+	// no context values of its own, no copy of the request.
+	auditOf(r.Context()).proxy = pc
 	if isUpgrade(r) {
 		if !sameOriginOrAllowed(r, st, scheme) {
 			return newHTTPError(http.StatusForbidden, "Cross-origin WebSocket connections are not allowed.", fmt.Errorf("websocket: origin %q", r.Header.Get("Origin")))
@@ -122,9 +123,9 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) error {
 			end = id.Expiry // a bearer token's exp
 		}
 		if !end.IsZero() {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadline(ctx, end)
+			ctx, cancel := context.WithDeadline(r.Context(), end)
 			defer cancel()
+			r = r.WithContext(ctx)
 		}
 	}
 	if up.demo {
@@ -139,7 +140,7 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	up.proxy.ServeHTTP(w, r.WithContext(ctx))
+	up.proxy.ServeHTTP(w, r)
 	return nil
 }
 

@@ -46,6 +46,7 @@ type upstreams struct {
 
 // proxyContext carries what Rewrite needs from the decision to the outbound request.
 type proxyContext struct {
+	gw        *Gateway
 	who       *derived // nil for an anonymous caller
 	sess      *session.Session
 	path      string // normalised escaped path
@@ -55,8 +56,6 @@ type proxyContext struct {
 	upstream  string // the upstream's name for metrics
 	assertion string // signed X-Gatehouse-Assertion, or ""
 }
-
-type proxyCtxKey struct{}
 
 func newUpstreams(cfg *config.Config, demo http.Handler) (*upstreams, error) {
 	u := &upstreams{}
@@ -142,7 +141,7 @@ func pathHasPrefix(path, prefix string) bool {
 
 func (up *upstream) rewrite(cookiePrefix string) func(*httputil.ProxyRequest) {
 	return func(pr *httputil.ProxyRequest) {
-		pc, _ := pr.In.Context().Value(proxyCtxKey{}).(*proxyContext)
+		pc := auditOf(pr.In.Context()).proxy
 		out := pr.Out
 		path := pc.path
 		if up.cfg.StripPrefix && up.path != "/" {
@@ -276,7 +275,11 @@ func filterUpstreamResponse(cookiePrefix string) func(*http.Response) error {
 // upstreamError answers a failed upstream with a generic 502 (504 on a
 // timeout); the upstream's address and the error text go only to the log.
 func upstreamError(w http.ResponseWriter, r *http.Request, err error) {
-	g, _ := r.Context().Value(gatewayCtxKey{}).(*Gateway)
+	pc := auditOf(r.Context()).proxy
+	var g *Gateway
+	if pc != nil {
+		g = pc.gw
+	}
 	status, msg := http.StatusBadGateway, "The application is not responding. Please try again later."
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
@@ -294,13 +297,9 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 		g.log.DebugContext(r.Context(), "client canceled", "request_id", requestID(r.Context()))
 		return
 	}
-	if pc, ok := r.Context().Value(proxyCtxKey{}).(*proxyContext); ok {
-		g.opts.Metrics.UpstreamError(pc.upstream, metrics.UpstreamErrorKind(err))
-	}
+	g.opts.Metrics.UpstreamError(pc.upstream, metrics.UpstreamErrorKind(err))
 	g.renderError(w, r, newHTTPError(status, msg, fmt.Errorf("upstream: %w", err)))
 }
-
-type gatewayCtxKey struct{}
 
 // copyBuffers recycles the 32 KiB buffers ReverseProxy copies bodies with;
 // without it every proxied request allocates one.
