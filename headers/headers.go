@@ -62,6 +62,15 @@ func normaliseHeaderName(k string) string {
 
 // IsReserved reports whether k, in any spelling, is a header only gatehouse may set.
 func IsReserved(k string) bool {
+	// Every reserved name starts with x- or remote- once normalised, so
+	// most headers are told apart by their first byte.
+	if k != "" {
+		switch k[0] {
+		case 'x', 'X', 'r', 'R', ' ', '\t':
+		default:
+			return false
+		}
+	}
 	// Fast path: net/http canonicalises every valid header name, so a key
 	// without '_' or spaces is already in canonical form.
 	if !strings.ContainsAny(k, "_ \t") && textproto.CanonicalMIMEHeaderKey(k) == k {

@@ -2,6 +2,8 @@ package headers
 
 import (
 	"net/http"
+	"net/textproto"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/identity"
@@ -15,6 +17,23 @@ func TestIsReserved(t *testing.T) {
 	} {
 		if got := IsReserved(name); got != want {
 			t.Errorf("IsReserved(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// Every spelling of every reserved name is caught, whatever the fast
+// paths in IsReserved decide first.
+func TestIsReservedEverySpelling(t *testing.T) {
+	names := []string{"x-auth-request-user", "x-auth-request-whatever"}
+	for n := range reservedHeaders {
+		names = append(names, n)
+	}
+	for _, n := range names {
+		for _, k := range []string{n, strings.ToUpper(n), textproto.CanonicalMIMEHeaderKey(n), strings.ReplaceAll(n, "-", "_"),
+			" " + n, "\t" + strings.ToUpper(n) + " ", strings.ReplaceAll(textproto.CanonicalMIMEHeaderKey(n), "-", "_")} {
+			if !IsReserved(k) {
+				t.Errorf("IsReserved(%q) = false", k)
+			}
 		}
 	}
 }

@@ -49,6 +49,43 @@ func ambiguousPath(why string) error {
 // NormalizePath is idempotent, performs no I/O, and its output starts with
 // "/" and contains no "//" and no "." or ".." segment.
 func NormalizePath(escaped string) (string, error) {
+	if simplePath(escaped) {
+		return escaped, nil // already normal: nothing to decode, clean or copy
+	}
+	return normalizePath(escaped)
+}
+
+// simplePath reports whether p is already in NormalizePath's output form
+// and needs no work: it starts with "/", every byte is a plain pchar (no
+// percent-encoding, nothing to escape), no segment is empty (but the
+// last), and none starts with a dot. Most request paths are.
+func simplePath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c != '/' {
+			if c == '%' || !isPchar(c) {
+				return false
+			}
+			continue
+		}
+		seg := p[i+1:]
+		if j := strings.IndexByte(seg, '/'); j >= 0 {
+			seg = seg[:j]
+			if seg == "" {
+				return false // "//"
+			}
+		}
+		if seg != "" && seg[0] == '.' {
+			return false // "." or "..", maybe with a ;parameter: the full rules decide
+		}
+	}
+	return true
+}
+
+func normalizePath(escaped string) (string, error) {
 	if escaped == "" || escaped[0] != '/' {
 		return "", invalidPath("path must start with /")
 	}

@@ -170,6 +170,12 @@ func FuzzNormalizePath(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
+		if simplePath(in) {
+			// The fast path must agree with the full normalisation.
+			if out, err := normalizePath(in); err != nil || out != in {
+				t.Fatalf("simplePath(%q) but normalizePath gives %q, %v", in, out, err)
+			}
+		}
 		out, err := NormalizePath(in)
 		if err != nil {
 			if !errors.Is(err, ErrInvalidPath) {

@@ -71,13 +71,16 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := g.now()
 		o := &observed{rec: statusRecorder{ResponseWriter: w}}
-		id := r.Header.Get("X-Request-Id")
-		if id == "" || !validRequestID(id) || !g.state.Load().trusted.PeerTrusted(r) {
-			id = g.ids.next()
-			r.Header["X-Request-Id"] = []string{id}
+		idv := r.Header["X-Request-Id"]
+		if len(idv) != 1 || !validRequestID(idv[0]) || !g.state.Load().trusted.PeerTrusted(r) {
+			// One slice for the request and the response: header values are
+			// replaced, never written into, and the response's map is copied
+			// when it is written.
+			idv = []string{g.ids.next()}
+			r.Header["X-Request-Id"] = idv
 		}
-		o.audit.id = id
-		w.Header()["X-Request-Id"] = []string{id}
+		o.audit.id = idv[0]
+		w.Header()["X-Request-Id"] = idv
 		r = r.WithContext(context.WithValue(r.Context(), auditKey, &o.audit))
 		next.ServeHTTP(&o.rec, r)
 		g.logAccess(r, &o.audit, &o.rec, g.now().Sub(start))

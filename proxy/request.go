@@ -228,16 +228,25 @@ func (g *Gateway) identifyBearer(r *http.Request, st *state, raw string) (*deriv
 	return derive(st, id), nil, nil
 }
 
+// hostWithoutPort drops the port of a Host value; without one (the usual
+// case) it does not call net.SplitHostPort, whose error allocates.
+func hostWithoutPort(host string) string {
+	if strings.IndexByte(host, ':') < 0 {
+		return host
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return h
+	}
+	return host
+}
+
 // assertionFor signs (or reuses) the identity assertion for this request;
 // aud is the host the user asked for, without its port.
 func (g *Gateway) assertionFor(r *http.Request, id *identity.Identity, sess *session.Session, host string) string {
 	if g.opts.Assertion == nil {
 		return ""
 	}
-	aud := host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		aud = h
-	}
+	aud := hostWithoutPort(host)
 	// Per session; bearer callers have none, so per user (For checks that
 	// every asserted claim is unchanged before reusing a token).
 	key := id.Provider + "\x00" + id.Subject

@@ -115,10 +115,7 @@ func newTransport(responseTimeout time.Duration) *http.Transport {
 // match returns the upstream for host (canonical, may carry a port) and a
 // normalised path, or nil: an unknown host is never sent to a default upstream.
 func (u *upstreams) match(host, path string) *upstream {
-	hostOnly := host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		hostOnly = h
-	}
+	hostOnly := hostWithoutPort(host)
 	for _, up := range u.list {
 		if up.host != "" && up.host != host && up.host != hostOnly {
 			continue
