@@ -3,6 +3,7 @@ package session
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"unsafe"
 
 	"github.com/gatehouse-dev/gatehouse/internal/boundedcache"
 )
@@ -38,7 +39,7 @@ func newDecodeCache(entries int) *decodeCache {
 // get returns a copy of the cached session (the Identity is shared and must
 // be treated as read-only, as everywhere: callers Clone before changing it).
 func (c *decodeCache) get(v string) (*Session, bool, bool) {
-	e, ok := c.m.Get(sha256.Sum256([]byte(v)))
+	e, ok := c.m.Get(digest(v))
 	if !ok {
 		return nil, false, false
 	}
@@ -48,5 +49,12 @@ func (c *decodeCache) get(v string) (*Session, bool, bool) {
 
 func (c *decodeCache) put(v string, s *Session, rotated bool) {
 	cp := *s
-	c.m.Put(sha256.Sum256([]byte(v)), cachedSession{s: &cp, rotated: rotated}, nil)
+	c.m.Put(digest(v), cachedSession{s: &cp, rotated: rotated}, nil)
+}
+
+// digest is SHA-256 of a cookie value, hashed in place: []byte(v) would
+// copy the ~600-byte value to the heap on every request. Sum256 only
+// reads its input, so viewing the string's bytes is safe.
+func digest(v string) [32]byte {
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(v), len(v)))
 }

@@ -116,7 +116,7 @@ func emailKey(email string) string { return userKey(emailIndex, strings.ToLower(
 // readTicket returns the first cookie value of our name that opens as a
 // well-formed ticket; ErrNoSession without one, ErrInvalid for a bad one.
 func (s *RedisStore) readTicket(r *http.Request) (ticket, bool, error) {
-	values, err := readJar(r).values(s.name)
+	values, err := sessionValues(r, s.name)
 	if err != nil {
 		return ticket{}, false, err
 	}

@@ -171,3 +171,12 @@ func BenchmarkAccessLine(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// The access line's way in allocates nothing once the buffer pool is warm.
+func TestLogAttrsAllocatesNothing(t *testing.T) {
+	h := New(discard{}, nil)
+	attrs := []slog.Attr{slog.String("request_id", "0123"), slog.Int("status", 202), slog.Duration("duration", time.Millisecond)}
+	if n := testing.AllocsPerRun(100, func() { h.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs) }); n != 0 {
+		t.Errorf("%v allocations per line, want 0", n)
+	}
+}
