@@ -93,7 +93,7 @@ func (g *Gateway) originalRequest(r *http.Request, st *state) (originalRequest, 
 		return o, nil
 	}
 	h := r.Header
-	if raw := h.Get("X-Original-URL"); raw != "" { // ingress-nginx
+	if raw := h.Get("X-Original-Url"); raw != "" { // ingress-nginx (X-Original-URL; written canonically, Get does not allocate)
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 			return o, fmt.Errorf("%w: X-Original-URL", errForwarded)

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/assertion"
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/jsonlog"
 	"github.com/gatehouse-dev/gatehouse/proxy"
 	"github.com/gatehouse-dev/gatehouse/session"
 )
@@ -64,13 +65,14 @@ default: deny
 	return cfg
 }
 
-// loggers: gatehouse as shipped (JSON access line at info; here into
-// io.Discard, so the write(2) per request is not counted) and with logging off.
+// loggers: gatehouse as shipped (the JSON access line at info, encoded by
+// internal/jsonlog as `gatehouse serve` does; here into io.Discard, so the
+// batched write(2) is not counted) and with logging off.
 var loggers = []struct {
 	name string
 	new  func() *slog.Logger
 }{
-	{"log=json", func() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }},
+	{"log=json", func() *slog.Logger { return slog.New(jsonlog.New(io.Discard, nil)) }},
 	{"log=off", func() *slog.Logger { return slog.New(slog.DiscardHandler) }},
 }
 
