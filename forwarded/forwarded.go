@@ -79,7 +79,13 @@ func (t *Trusted) ClientIP(r *http.Request) netip.Addr {
 
 // Scheme is https when the connection is TLS or a trusted proxy says so.
 func (t *Trusted) Scheme(r *http.Request) string {
-	if t.PeerTrusted(r) {
+	return SchemeOf(r, t.PeerTrusted(r))
+}
+
+// SchemeOf is Scheme for a caller that already knows whether the peer is
+// trusted.
+func SchemeOf(r *http.Request, peerTrusted bool) string {
+	if peerTrusted {
 		if p := strings.ToLower(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto"))); p == "https" || p == "http" {
 			return p
 		}

@@ -44,10 +44,10 @@ func (g *Gateway) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 		if id != nil {
 			who.hdr.SetAuthRequest(w.Header())
 			if tok := g.assertionFor(r, id, sess, host); tok != "" {
-				w.Header().Set(headers.Assertion, tok)
+				w.Header()[headers.Assertion] = []string{tok}
 			}
 		}
-		w.Header().Set("Cache-Control", "no-store")
+		w.Header()["Cache-Control"] = noStore
 		w.WriteHeader(http.StatusAccepted)
 		return nil
 	case policy.Login:
@@ -60,6 +60,11 @@ func (g *Gateway) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 	}
 	return errForbidden
 }
+
+// noStore is the Cache-Control of every 202, shared: net/http copies a
+// response's header map when it writes it, and values are replaced, never
+// written into.
+var noStore = []string{"no-store"}
 
 // forwardAuthUntrusted answers a forward-auth call from a peer outside
 // trusted_proxies. Its forwarded headers are not believed, so there is no
@@ -83,8 +88,9 @@ func (g *Gateway) forwardAuthUntrusted(w http.ResponseWriter, r *http.Request, s
 // headers count only from trusted proxies; from anyone else they are ignored
 // and the forward-auth request itself is judged.
 func (g *Gateway) originalRequest(r *http.Request, st *state) (originalRequest, error) {
-	o := originalRequest{method: r.Method, scheme: st.trusted.Scheme(r), host: r.Host, uri: r.URL.RequestURI()}
-	if !st.trusted.PeerTrusted(r) {
+	trusted := st.trusted.PeerTrusted(r)
+	o := originalRequest{method: r.Method, scheme: forwarded.SchemeOf(r, trusted), host: r.Host}
+	if !trusted {
 		if hasForwardedMetadata(r.Header) {
 			g.log.WarnContext(r.Context(), "ignored forwarded headers from untrusted peer", "request_id", requestID(r.Context()), "remote", r.RemoteAddr)
 		}

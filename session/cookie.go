@@ -271,12 +271,21 @@ func cookieValue(raw string) (string, bool) {
 		raw = raw[1 : len(raw)-1]
 	}
 	for i := 0; i < len(raw); i++ {
-		if b := raw[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+		if !cookieOctet[raw[i]] {
 			return "", false
 		}
 	}
 	return raw, true
 }
+
+// cookieOctet is net/http's validCookieValueByte as a table: the session
+// value is ~600 bytes, checked on every request.
+var cookieOctet = func() (t [256]bool) {
+	for b := 0x20; b < 0x7f; b++ {
+		t[b] = b != '"' && b != ';' && b != '\\'
+	}
+	return t
+}()
 
 // present lists name and its chunk names that the request carries.
 func (j jar) present(name string) []string {
