@@ -47,10 +47,10 @@ for t in "${targets[@]}"; do
   read -r pkg name <<<"$t"
   echo "== fuzz $name ($pkg, $FUZZTIME)"
   corpus="$pkg/testdata/fuzz/$name"
-  before=$(ls "$corpus" 2>/dev/null | wc -l)
+  before=$({ ls "$corpus" 2>/dev/null || true; } | wc -l) # a target may have no corpus yet
   if ! out=$(go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime "$FUZZMINIMIZETIME" "$pkg" 2>&1); then
     echo "$out"
-    after=$(ls "$corpus" 2>/dev/null | wc -l)
+    after=$({ ls "$corpus" 2>/dev/null || true; } | wc -l)
     # Go's fuzzer sometimes ends with "context deadline exceeded" when its
     # time is up while a worker is busy, without any failing input; only a
     # new file in the corpus is a real finding.
