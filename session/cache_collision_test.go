@@ -1,0 +1,28 @@
+package session
+
+import (
+	"hash/maphash"
+	"testing"
+)
+
+// A hit needs the exact cookie value, not only its 64-bit hash: an entry
+// found under another value's hash (a collision) is a miss.
+func TestDecodeCacheNeedsTheExactValue(t *testing.T) {
+	c := newDecodeCache(64)
+	c.put("value-one", &Session{ID: "one"}, false)
+	if s, _, ok := c.get("value-one"); !ok || s.ID != "one" {
+		t.Fatalf("no hit for the cached value: %v %v", s, ok)
+	}
+	// Plant value-one's entry under value-two's hash, as a collision would.
+	e, _ := c.m.Get(maphash.String(c.seed, "value-one"))
+	c.m.Put(maphash.String(c.seed, "value-two"), e, nil)
+	if s, _, ok := c.get("value-two"); ok {
+		t.Fatalf("value-two got value-one's session %q through a hash collision", s.ID)
+	}
+	// Hits are copies: changing one does not change the cache.
+	s, _, _ := c.get("value-one")
+	s.ID = "changed"
+	if s2, _, _ := c.get("value-one"); s2.ID != "one" {
+		t.Fatalf("a caller's change reached the cache: %q", s2.ID)
+	}
+}
