@@ -83,7 +83,8 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 		w.Header()["X-Request-Id"] = idv
 		r = r.WithContext(context.WithValue(r.Context(), auditKey, &o.audit))
 		next.ServeHTTP(&o.rec, r)
-		g.logAccess(r, &o.audit, &o.rec, g.now().Sub(start))
+		end := g.now()
+		g.logAccess(r, &o.audit, &o.rec, end, end.Sub(start))
 	})
 }
 
@@ -168,7 +169,7 @@ func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // logAccess writes one line per request: the access log and the audit
 // record of the decision in one. The query string is logged with the values
 // of sensitive parameters (code, state, tokens) redacted.
-func (g *Gateway) logAccess(r *http.Request, a *audit, rec *statusRecorder, elapsed time.Duration) {
+func (g *Gateway) logAccess(r *http.Request, a *audit, rec *statusRecorder, end time.Time, elapsed time.Duration) {
 	g.opts.Metrics.ObserveRequest(metrics.RouteFor(r.URL.Path, g.opts.Config.Server.Prefix), rec.status, elapsed)
 	if a.decision != "" {
 		g.opts.Metrics.Decision(a.rule, a.decision)
@@ -204,7 +205,7 @@ func (g *Gateway) logAccess(r *http.Request, a *audit, rec *statusRecorder, elap
 		}
 	}
 	if g.attrsLog != nil {
-		g.attrsLog.LogAttrs(ctx, slog.LevelInfo, "request", attrs)
+		g.attrsLog.LogAttrsAt(ctx, end, slog.LevelInfo, "request", attrs)
 	} else {
 		g.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 	}
@@ -215,7 +216,7 @@ func (g *Gateway) logAccess(r *http.Request, a *audit, rec *statusRecorder, elap
 // attributes (internal/jsonlog does): the access line then costs neither a
 // slog.Record nor a caller lookup.
 type attrsLogger interface {
-	LogAttrs(ctx context.Context, level slog.Level, msg string, attrs []slog.Attr)
+	LogAttrsAt(ctx context.Context, t time.Time, level slog.Level, msg string, attrs []slog.Attr)
 }
 
 // accessAttrs holds the access line's attributes (at most 16) between

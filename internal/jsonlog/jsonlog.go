@@ -98,9 +98,6 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 	return &c
 }
 
-// clock is time.Now, replaced by tests.
-var clock = time.Now
-
 var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // Handle writes r as one JSON line.
@@ -123,16 +120,15 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	return h.write(bp, buf)
 }
 
-// LogAttrs writes a record of now, level, msg and attrs, as
-// slog.Logger.LogAttrs does, without building a slog.Record or capturing
-// the caller (this handler never reports the source on its fast path). It
-// is for the per-request access line; the proxy uses it when the logger's
-// handler offers it.
-func (h *Handler) LogAttrs(ctx context.Context, level slog.Level, msg string, attrs []slog.Attr) {
+// LogAttrsAt writes a record of t, level, msg and attrs, as
+// slog.Logger.LogAttrs does at time t, without building a slog.Record or
+// capturing the caller (this handler never reports the source on its fast
+// path). It is for the per-request access line, whose caller has just read
+// the clock; the proxy uses it when the logger's handler offers it.
+func (h *Handler) LogAttrsAt(ctx context.Context, now time.Time, level slog.Level, msg string, attrs []slog.Attr) {
 	if !h.Enabled(ctx, level) {
 		return
 	}
-	now := clock()
 	if h.fast {
 		bp := buffers.Get().(*[]byte)
 		defer putBuffer(bp)
@@ -186,11 +182,12 @@ func putBuffer(bp *[]byte) {
 // appendAttr appends ,"key":value for the kinds the fast path encodes, and
 // reports false for any other kind (buf is then garbage).
 func appendAttr(buf []byte, a slog.Attr) ([]byte, bool) {
-	if a.Equal(slog.Attr{}) {
-		return buf, true // slog drops empty attributes
+	if a.Key == "" && a.Value.Equal(slog.Value{}) {
+		return buf, true // slog drops empty attributes (a.Equal is slower)
 	}
 	v := a.Value
-	switch v.Kind() {
+	k := v.Kind() // once: Kind is a type switch
+	switch k {
 	case slog.KindString, slog.KindInt64, slog.KindUint64, slog.KindBool, slog.KindDuration, slog.KindTime:
 	default:
 		return buf, false
@@ -198,7 +195,7 @@ func appendAttr(buf []byte, a slog.Attr) ([]byte, bool) {
 	buf = append(buf, ',')
 	buf = appendString(buf, a.Key)
 	buf = append(buf, ':')
-	switch v.Kind() {
+	switch k {
 	case slog.KindString:
 		buf = appendString(buf, v.String())
 	case slog.KindInt64:
@@ -223,13 +220,29 @@ func appendAttr(buf []byte, a slog.Attr) ([]byte, bool) {
 
 const hexDigits = "0123456789abcdef"
 
+// plainASCII marks the bytes appendString copies as they are.
+var plainASCII = func() (t [256]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\'
+	}
+	return t
+}()
+
 // appendString appends s as a JSON string, escaped exactly as slog does:
 // quotes, backslashes and control characters; invalid UTF-8 becomes
 // U+FFFD; U+2028 and U+2029 are escaped; HTML characters are not.
 func appendString(buf []byte, s string) []byte {
 	buf = append(buf, '"')
 	start := 0
-	for i := 0; i < len(s); {
+	for start < len(s) && plainASCII[s[start]] {
+		start++
+	}
+	if start == len(s) { // the usual case: nothing to escape
+		buf = append(buf, s...)
+		return append(buf, '"')
+	}
+	buf = append(buf, s[:start]...)
+	for i := start; i < len(s); {
 		b := s[i]
 		if b < utf8.RuneSelf {
 			if b >= 0x20 && b != '"' && b != '\\' {

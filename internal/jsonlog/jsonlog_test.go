@@ -81,17 +81,15 @@ func TestSameBytesAsSlogJSONHandler(t *testing.T) {
 			if tc.zero {
 				return
 			}
-			// LogAttrs, the access line's way in, writes the same line.
+			// LogAttrsAt, the access line's way in, writes the same line.
 			var direct bytes.Buffer
 			var dh slog.Handler = New(&direct, opts)
 			if tc.build != nil {
 				dh = tc.build(dh)
 			}
-			clock = func() time.Time { return when }
-			defer func() { clock = time.Now }()
-			dh.(*Handler).LogAttrs(context.Background(), tc.level, tc.msg, tc.attrs)
+			dh.(*Handler).LogAttrsAt(context.Background(), when, tc.level, tc.msg, tc.attrs)
 			if direct.String() != want.String() {
-				t.Errorf("LogAttrs wrote\n%s\nslog wrote\n%s", direct.String(), want.String())
+				t.Errorf("LogAttrsAt wrote\n%s\nslog wrote\n%s", direct.String(), want.String())
 			}
 		})
 	}
@@ -158,12 +156,12 @@ func BenchmarkAccessLine(b *testing.B) {
 			}
 		})
 	}
-	b.Run("jsonlog.LogAttrs", func(b *testing.B) {
+	b.Run("jsonlog.LogAttrsAt", func(b *testing.B) {
 		h := New(discard{}, nil)
 		ctx := context.Background()
 		b.ReportAllocs()
 		for b.Loop() {
-			h.LogAttrs(ctx, slog.LevelInfo, "request", attrs)
+			h.LogAttrsAt(ctx, time.Now(), slog.LevelInfo, "request", attrs)
 		}
 	})
 }
@@ -176,7 +174,8 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 func TestLogAttrsAllocatesNothing(t *testing.T) {
 	h := New(discard{}, nil)
 	attrs := []slog.Attr{slog.String("request_id", "0123"), slog.Int("status", 202), slog.Duration("duration", time.Millisecond)}
-	if n := testing.AllocsPerRun(100, func() { h.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs) }); n != 0 {
+	now := time.Now()
+	if n := testing.AllocsPerRun(100, func() { h.LogAttrsAt(context.Background(), now, slog.LevelInfo, "request", attrs) }); n != 0 {
 		t.Errorf("%v allocations per line, want 0", n)
 	}
 }
