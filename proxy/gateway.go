@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"github.com/gatehouse-dev/gatehouse/forwarded"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -151,6 +152,14 @@ func buildState(cfg *config.Config, demoUpstream http.Handler) (*state, error) {
 // Drain makes /ready fail so load balancers stop sending new requests; used
 // at the start of a graceful shutdown.
 func (g *Gateway) Drain() { g.draining.Store(true) }
+
+// ConnContext is for http.Server.ConnContext: each client connection gets
+// the session store's per-connection memo (session.WithConnMemo), so the
+// requests of a keep-alive connection that repeat its Cookie header skip
+// finding and looking up the session again.
+func (g *Gateway) ConnContext(ctx context.Context, _ net.Conn) context.Context {
+	return session.WithConnMemo(ctx)
+}
 
 // ServeHTTP implements http.Handler.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {

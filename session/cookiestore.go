@@ -85,19 +85,27 @@ func (c *CookieStore) Name() string { return c.name }
 // first that opens wins — unless two open for different users (a planted
 // cookie from a sibling subdomain): then ErrInvalid.
 func (c *CookieStore) Load(r *http.Request) (*Session, error) {
+	now := c.now()
+	// The connection's last Cookie line again (see connMemo): the same
+	// bytes, so the same single session as below, without finding it.
+	memo, line := connMemoOf(r.Context()), ""
+	if lines := r.Header["Cookie"]; memo != nil && len(lines) == 1 {
+		line = lines[0]
+		if s, rotated, ok := memo.get(c, line); ok {
+			return c.checked(s, rotated, now)
+		}
+	}
 	values, err := sessionValues(r, c.name)
 	if err != nil {
 		return nil, err
 	}
-	now := c.now()
 	single := len(values) == 1
 	if single {
 		if s, rotated, ok := c.cache.get(values[0]); ok {
-			if cerr := c.life.check(s, now); cerr != nil {
-				return nil, cerr
+			if line != "" {
+				memo.put(c, line, s, rotated)
 			}
-			s.Reissue = s.Reissue || rotated
-			return s, nil
+			return c.checked(s, rotated, now)
 		}
 	}
 	err = ErrInvalid
@@ -113,6 +121,9 @@ func (c *CookieStore) Load(r *http.Request) (*Session, error) {
 		}
 		if single {
 			c.cache.put(v, s, rotated)
+			if line != "" {
+				memo.put(c, line, s, rotated)
+			}
 		}
 		if cerr := c.life.check(s, now); cerr != nil {
 			err = cerr
@@ -137,6 +148,15 @@ func (c *CookieStore) Load(r *http.Request) (*Session, error) {
 	}
 	c.log.Debug("session cookie rejected", "cookie", c.name, "reason", err)
 	return nil, err
+}
+
+// checked applies the lifetimes to a remembered session (a copy).
+func (c *CookieStore) checked(s *Session, rotated bool, now time.Time) (*Session, error) {
+	if err := c.life.check(s, now); err != nil {
+		return nil, err
+	}
+	s.Reissue = s.Reissue || rotated
+	return s, nil
 }
 
 func sameUser(a, b *Session) bool {

@@ -90,6 +90,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 func serve(ctx context.Context, cfg *config.Config, a *app.App, log *slog.Logger, reload func(), ready chan<- string) error {
 	srv := &http.Server{
 		Handler:           a.Gateway,
+		ConnContext:       a.Gateway.ConnContext,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		ReadTimeout:       cfg.Server.ReadTimeout,
 		IdleTimeout:       cfg.Server.IdleTimeout,

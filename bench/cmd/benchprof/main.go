@@ -61,6 +61,7 @@ func run(cfgPath, pprofAddr string) error {
 
 	srv := &http.Server{
 		Handler:           a.Gateway,
+		ConnContext:       a.Gateway.ConnContext,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		ReadTimeout:       cfg.Server.ReadTimeout,
 		IdleTimeout:       cfg.Server.IdleTimeout,
