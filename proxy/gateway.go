@@ -70,7 +70,6 @@ type Gateway struct {
 	draining atomic.Bool
 	flights  flights
 	ids      *requestIDs
-	derived  *deriveCache
 	attrsLog attrsLogger // the logger's handler, when it can write the access line directly
 }
 
@@ -81,6 +80,7 @@ type state struct {
 	redirects *redirect.Validator
 	upstreams *upstreams
 	trusted   *forwarded.Trusted
+	derived   *deriveCache // identities derived under this state's rules
 	prefix    string
 	public    publicURL
 }
@@ -101,7 +101,7 @@ func New(opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{opts: opts, log: opts.Logger, now: opts.Now, csrf: guard, provByID: map[string]providers.Provider{}, ids: newRequestIDs(), derived: newDeriveCache()}
+	g := &Gateway{opts: opts, log: opts.Logger, now: opts.Now, csrf: guard, provByID: map[string]providers.Provider{}, ids: newRequestIDs()}
 	g.attrsLog, _ = opts.Logger.Handler().(attrsLogger)
 	for _, p := range opts.Providers {
 		g.provByID[p.ID()] = p
@@ -144,6 +144,7 @@ func buildState(cfg *config.Config, demoUpstream http.Handler) (*state, error) {
 		redirects: redirect.New(pub.String(), cfg.Server.AllowedRedirectDomains),
 		upstreams: ups,
 		trusted:   forwarded.New(cfg.Server.TrustedPrefixes),
+		derived:   newDeriveCache(pol),
 		prefix:    cfg.Server.Prefix,
 		public:    pub,
 	}, nil

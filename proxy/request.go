@@ -65,7 +65,7 @@ func (g *Gateway) identify(w http.ResponseWriter, r *http.Request, st *state) (*
 			g.log.WarnContext(r.Context(), "re-issue session cookie", "request_id", requestID(r.Context()), "error", err)
 		}
 	}
-	return g.derived.of(st, sess.Identity), sess, nil
+	return st.derived.of(sess.Identity), sess, nil
 }
 
 // proxyRequest is proxy mode: normalise, identify, decide, act.
@@ -225,7 +225,7 @@ func (g *Gateway) identifyBearer(r *http.Request, st *state, raw string) (*deriv
 	}
 	auditOf(r.Context()).bearer = true
 	// Verify hands out a fresh Identity per call: nothing to share.
-	return derive(st, id), nil, nil
+	return derive(st.policy, id), nil, nil
 }
 
 // hostWithoutPort drops the port of a Host value; without one (the usual

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"hash/maphash"
 	"sync/atomic"
 )
 
@@ -19,6 +20,7 @@ type connMemo struct {
 
 type memoEntry struct {
 	store   *CookieStore
+	hash    uint64   // of line, compared first (see get)
 	line    string   // the request's one Cookie header line
 	sess    *Session // never mutated; hits get a copy
 	rotated bool
@@ -38,10 +40,16 @@ func connMemoOf(ctx context.Context) *connMemo {
 	return m
 }
 
-// get returns a copy of the session remembered for exactly line.
+// memoSeed keys the line hashes of every memo.
+var memoSeed = maphash.MakeSeed()
+
+// get returns a copy of the session remembered for exactly line. The lines
+// are compared only when their seeded hashes are equal, that is when they
+// are the same line: a connection shared by several users (behind a front
+// proxy) learns nothing from how long a mismatch took to find.
 func (m *connMemo) get(c *CookieStore, line string) (*Session, bool, bool) {
 	e := m.last.Load()
-	if e == nil || e.store != c || e.line != line {
+	if e == nil || e.store != c || e.hash != maphash.String(memoSeed, line) || e.line != line {
 		return nil, false, false
 	}
 	cp := *e.sess
@@ -50,5 +58,5 @@ func (m *connMemo) get(c *CookieStore, line string) (*Session, bool, bool) {
 
 func (m *connMemo) put(c *CookieStore, line string, s *Session, rotated bool) {
 	cp := *s
-	m.last.Store(&memoEntry{store: c, line: line, sess: &cp, rotated: rotated})
+	m.last.Store(&memoEntry{store: c, hash: maphash.String(memoSeed, line), line: line, sess: &cp, rotated: rotated})
 }

@@ -245,6 +245,9 @@ func sessionValues(r *http.Request, name string) ([]string, error) {
 
 // maxScannedCookies is net/http's default limit of cookies per request
 // (GODEBUG httpcookiemaxnum); beyond it sessionValues defers to net/http.
+// With a lower limit set through GODEBUG, sessionValues still finds the
+// session in a request with more cookies than that, where net/http would
+// see none: a client only controls its own cookies, so this grants nothing.
 const maxScannedCookies = 3000
 
 // chunkIndex returns i when k is chunkName(name, i) for 0 ≤ i ≤ maxChunks,

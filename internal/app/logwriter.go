@@ -69,6 +69,9 @@ func (b *bufferedLog) write(w io.Writer) {
 	defer close(b.done)
 	for buf := range b.full {
 		_, _ = w.Write(buf)
+		if cap(buf) > logBufferSize {
+			continue // grown for one huge record: not worth keeping
+		}
 		select {
 		case b.free <- buf[:0]:
 		default:
