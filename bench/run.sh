@@ -54,7 +54,7 @@ trap stop_all EXIT
 trap 'exit 130' INT TERM
 build_all
 
-read -r P_UP P_RP P_ACC P_REDIS P_GHC P_GHR P_GHM P_LOGC P_LOGR P_ISS P_GHB <<<"$("$WORK/benchpeer" freeport -n 11 | tr '\n' ' ')"
+read -r P_UP P_RP P_ACC P_REDIS P_GHC P_GHR P_GHM P_LOGC P_LOGR P_ISS P_GHB P_GHG <<<"$("$WORK/benchpeer" freeport -n 12 | tr '\n' ' ')"
 
 log "starting the upstream, the bare reverse proxy, the bare 202 handler, a JWT issuer and redis-server"
 start upstream "$WORK/benchpeer" upstream -listen "127.0.0.1:$P_UP"
@@ -71,6 +71,12 @@ TOKEN="$(cat "$WORK/token.jwt")"
 write_users
 write_config "$WORK/cookie.yaml" "$P_GHC" cookie "$P_UP" "$P_REDIS"
 write_config "$WORK/redis.yaml" "$P_GHR" redis "$P_UP" "$P_REDIS"
+# The same Redis store with its local cache off: one GET per request, for
+# comparison (the default, above, reuses a session read moments ago).
+write_config "$WORK/redis-get.yaml" "$P_GHG" redis "$P_UP" "$P_REDIS"
+sed -i 's|^  redis: {url: \(.*\)}$|  redis: {url: \1, local_cache: 0s}|' "$WORK/redis-get.yaml"
+grep -q 'local_cache: 0s' "$WORK/redis-get.yaml" || die "could not turn the local cache off in redis-get.yaml"
+"$WORK/gatehouse" check --config "$WORK/redis-get.yaml" >&2 || die "gatehouse check rejected redis-get.yaml"
 write_config "$WORK/mem.yaml" "$P_GHM" cookie "$P_UP" "$P_REDIS"
 write_config "$WORK/bearer.yaml" "$P_GHB" cookie "$P_UP" "$P_REDIS" "$P_ISS"
 write_config "$WORK/login-cookie.yaml" "$P_LOGC" cookie "$P_UP" "$P_REDIS"
@@ -99,10 +105,12 @@ start gh-cookie "$WORK/gatehouse" serve --config "$WORK/cookie.yaml"
 start gh-redis "$WORK/gatehouse" serve --config "$WORK/redis.yaml"
 start gh-mem "$WORK/gatehouse" serve --config "$WORK/mem.yaml"
 start gh-bearer "$WORK/gatehouse" serve --config "$WORK/bearer.yaml"
+start gh-redis-get "$WORK/gatehouse" serve --config "$WORK/redis-get.yaml"
 wait_http gh-cookie "http://127.0.0.1:$P_GHC/ping" 200
 wait_http gh-redis "http://127.0.0.1:$P_GHR/ready" 200
 wait_http gh-mem "http://127.0.0.1:$P_GHM/ping" 200
 wait_http gh-bearer "http://127.0.0.1:$P_GHB/ready" 200
+wait_http gh-redis-get "http://127.0.0.1:$P_GHG/ready" 200
 
 # revision names the commit measured and any uncommitted changes built with it.
 revision() {
@@ -134,6 +142,9 @@ cat >"$WORK/spec.json" <<EOF
        {"name": "gatehouse proxy, Redis session", "url": "http://127.0.0.1:$P_GHR$PATH_UNDER_TEST",
         "pid": ${PID[gh-redis]}, "peer_pid": ${PID[redis]}, "peer_name": "redis-server",
         "headers": [$(json_str "Cookie: $RCOOKIE")], "expect": 200, "goal": {"rps_min": 0.75}},
+       {"name": "gatehouse proxy, Redis session, local cache off", "url": "http://127.0.0.1:$P_GHG$PATH_UNDER_TEST",
+        "pid": ${PID[gh-redis-get]}, "peer_pid": ${PID[redis]}, "peer_name": "redis-server",
+        "headers": [$(json_str "Cookie: $RCOOKIE")], "expect": 200},
        {"name": "gatehouse proxy, bearer JWT", "url": "http://127.0.0.1:$P_GHB$PATH_UNDER_TEST",
         "pid": ${PID[gh-bearer]}, "headers": [$(json_str "Authorization: Bearer $TOKEN")], "expect": 200}
      ]},
