@@ -24,15 +24,34 @@ import (
 // SHA-256 hashes, so the channel reveals no ticket, identity or token.
 const invalidateChannel = "gatehouse:invalidate"
 
-// Health of the invalidation subscription. PING goes out every
-// subscriptionPing; with nothing heard for subscriptionDead the connection
-// is taken as dead (a silent network failure sends no RST, so a blocked
-// read alone would never notice).
+// Health of the invalidation subscription. Every subscriptionPing the
+// watcher publishes a probe on the channel itself, and only its own probe
+// coming back through its subscription counts as heard: that proves the
+// whole path an invalidation takes (this process may PUBLISH there, Redis
+// delivers, this subscription receives), which a PING on the subscription
+// does not (Redis ACLs can allow SUBSCRIBE and refuse PUBLISH, or the
+// reverse). With nothing heard for subscriptionDead the subscription is
+// taken as dead (a silent network failure sends no RST, so a blocked read
+// alone would never notice).
 const (
 	subscriptionPing = time.Second
 	subscriptionDead = 3 * time.Second
 	resubscribeFirst = 50 * time.Millisecond
 	resubscribeMax   = 2 * time.Second
+)
+
+// probePrefix starts every probe's payload, followed by the sending
+// watcher's nonce. Key names start with "gatehouse:", so a probe is never
+// taken for one (nor flushes the cache as an unreadable one would).
+const probePrefix = "probe "
+
+// Life of a cache entry. put inserts an entry pending and makes it live only
+// once it has checked that nothing overtook its read; invalidate makes it
+// dead, whatever it was. Only a live entry is ever served.
+const (
+	entryPending uint32 = iota
+	entryLive
+	entryDead
 )
 
 // localCache keeps sessions read from Redis in process memory, so a request
@@ -43,9 +62,11 @@ const (
 // is used only while this replica's subscription to the channel is known to
 // be healthy; when it breaks, everything cached is forgotten and Load goes
 // to Redis (so with Redis down it fails closed) until a new subscription is
-// confirmed. ttl bounds an entry's life anyway (it is capped at the
-// session's ExpiresAt too), which covers changes made to Redis behind
-// gatehouse's back and failures the health check has yet to notice.
+// confirmed. Healthy means that this replica's own probe came back through
+// the channel lately (see subscriptionPing). ttl bounds an entry's life
+// anyway (it is capped at the session's ExpiresAt too), which covers changes
+// made to Redis behind gatehouse's back and failures the health check has
+// yet to notice.
 //
 // Entries are keyed by the SHA-256 of the ticket id (the hash that names the
 // session key), never by the ticket, and a hit requires the ticket's own key
@@ -55,6 +76,11 @@ type localCache struct {
 	m      *boundedcache.Cache[[32]byte, *localEntry]
 	client redis.UniversalClient
 	log    *slog.Logger
+	probe  string // this watcher's probe payload: probePrefix + random hex
+
+	// ping and dead are subscriptionPing and subscriptionDead; tests
+	// shorten them.
+	ping, dead time.Duration
 
 	// state is odd while the subscription is healthy and entries may be
 	// used. Every change of health bumps it, and an entry is good only under
@@ -73,17 +99,22 @@ type localCache struct {
 	done     chan struct{} // closed when the watcher has returned
 
 	// Test hooks, set before the first Load: onState on every change of
-	// health, onInvalidate for each key name received on the channel.
+	// health, onInvalidate for each key name received on the channel,
+	// onProbe after each probe is published (or fails to be), and
+	// beforeInsert and afterInsert around put's insertion.
 	onState      func(healthy bool)
 	onInvalidate func(key string)
+	onProbe      func(err error)
+	beforeInsert func()
+	afterInsert  func()
 }
 
 type localEntry struct {
-	sess  *Session // never mutated after insertion; hits get a copy
-	key   []byte   // the ticket key that opened sess
-	state uint64
-	until time.Time // insertion + ttl, or ExpiresAt if sooner
-	dead  atomic.Bool
+	sess  *Session      // never mutated after insertion; hits get a copy
+	key   []byte        // the ticket key that opened sess
+	epoch uint64        // the cache's state when the read began
+	until time.Time     // insertion + ttl, or ExpiresAt if sooner
+	life  atomic.Uint32 // entryPending, entryLive or entryDead
 }
 
 func newLocalCache(ttl time.Duration, client redis.UniversalClient, log *slog.Logger) *localCache {
@@ -97,6 +128,10 @@ func newLocalCache(ttl time.Duration, client redis.UniversalClient, log *slog.Lo
 		}),
 		client: client,
 		log:    log,
+		// Random, so that each replica hears only its own probe back.
+		probe: probePrefix + hex.EncodeToString(randomBytes(16)),
+		ping:  subscriptionPing,
+		dead:  subscriptionDead,
 	}
 }
 
@@ -124,7 +159,7 @@ func (c *localCache) get(t ticket, now time.Time) (*Session, bool) {
 		return nil, false
 	}
 	e, ok := c.m.Get(sha256.Sum256([]byte(t.id)))
-	if !ok || e.state != st || e.dead.Load() || !now.Before(e.until) ||
+	if !ok || e.epoch != st || e.life.Load() != entryLive || !now.Before(e.until) ||
 		e.sess.ID != t.id || subtle.ConstantTimeCompare(e.key, t.key) != 1 {
 		return nil, false
 	}
@@ -136,7 +171,13 @@ func (c *localCache) get(t ticket, now time.Time) (*Session, bool) {
 // An invalidation that arrives while the fetch was reading may be about the
 // value it read, so such a value is not kept. The check comes after the
 // insertion: invalidate counts before it looks the entry up, so either this
-// check sees the count move, or the invalidation finds the new entry.
+// check sees the count move, or the invalidation finds the new entry. Until
+// the check has passed the entry is pending, which get treats as a miss: an
+// invalidation counted before the insertion found nothing to mark, and
+// only this check stands between the value it was about and a request for
+// the same ticket. Passing the check, the entry goes live only if it is
+// still pending: an invalidation that found it in the meantime made it
+// dead, and dead stays dead.
 func (c *localCache) put(t ticket, tok fetchToken, s *Session, now time.Time) {
 	if c == nil || tok.state&1 == 0 || !now.Before(s.ExpiresAt) {
 		return
@@ -146,13 +187,21 @@ func (c *localCache) put(t ticket, tok fetchToken, s *Session, now time.Time) {
 		until = s.ExpiresAt
 	}
 	cp := *s
-	e := &localEntry{sess: &cp, key: bytes.Clone(t.key), state: tok.state, until: until}
-	c.m.Put(sha256.Sum256([]byte(t.id)), e, func(o *localEntry) bool {
-		return o.dead.Load() || o.state != tok.state || !now.Before(o.until)
-	})
-	if c.inval.Load() != tok.inval || c.state.Load() != tok.state {
-		e.dead.Store(true)
+	e := &localEntry{sess: &cp, key: bytes.Clone(t.key), epoch: tok.state, until: until} // pending
+	if c.beforeInsert != nil {
+		c.beforeInsert()
 	}
+	c.m.Put(sha256.Sum256([]byte(t.id)), e, func(o *localEntry) bool {
+		return o.life.Load() == entryDead || o.epoch != tok.state || !now.Before(o.until)
+	})
+	if c.afterInsert != nil {
+		c.afterInsert()
+	}
+	if c.inval.Load() != tok.inval || c.state.Load() != tok.state {
+		e.life.Store(entryDead)
+		return
+	}
+	e.life.CompareAndSwap(entryPending, entryLive)
 }
 
 // invalidate forgets the session stored under the key name sk. A name it
@@ -168,7 +217,7 @@ func (c *localCache) invalidate(sk string) {
 		return
 	}
 	if e, ok := c.m.Get(h); ok {
-		e.dead.Store(true)
+		e.life.Store(entryDead)
 	}
 }
 
@@ -248,6 +297,7 @@ var errClientClosed = errors.New("redis client closed")
 func (c *localCache) watch(ctx context.Context) {
 	defer close(c.done)
 	wait := resubscribeFirst
+	refusedSaid := false // a refusal was logged at warn since the last healthy subscription
 	for {
 		wasHealthy, err := c.subscribe(ctx)
 		if c.setHealthy(false) && ctx.Err() == nil {
@@ -257,7 +307,14 @@ func (c *localCache) watch(ctx context.Context) {
 			return
 		}
 		if wasHealthy {
-			wait = resubscribeFirst
+			wait, refusedSaid = resubscribeFirst, false
+		}
+		// Redis answering SUBSCRIBE with an error (NOPERM from an ACL, say)
+		// keeps the cache off for good, which nothing else would report.
+		var refused redis.Error
+		if errors.As(err, &refused) && !refusedSaid {
+			refusedSaid = true
+			c.log.Warn("session invalidation subscription refused by Redis; the local cache stays off and every Load reads Redis", "channel", invalidateChannel, "err", err)
 		}
 		c.log.Debug("session invalidation subscription failed", "err", err, "retry_in", wait)
 		t := time.NewTimer(wait)
@@ -271,9 +328,13 @@ func (c *localCache) watch(ctx context.Context) {
 	}
 }
 
+// errProbeLost: the subscription was closed because none of this watcher's
+// probes came back through it for subscriptionDead.
+var errProbeLost = errors.New("no probe came back through the invalidation channel in time")
+
 // subscribe runs one subscription until it fails, applying invalidations.
-// It enables the cache when Redis confirms the subscription; it reports
-// whether it got that far.
+// It enables the cache when the first of its own probes comes back after
+// Redis confirmed the subscription; it reports whether it got that far.
 func (c *localCache) subscribe(ctx context.Context) (healthy bool, err error) {
 	ps := c.client.Subscribe(ctx) // no channel yet: no I/O, so no error lost
 	c.mu.Lock()
@@ -297,29 +358,46 @@ func (c *localCache) subscribe(ctx context.Context) (healthy bool, err error) {
 		return false, err
 	}
 
-	var heard atomic.Int64 // unix nanoseconds of the last reply
+	var heard atomic.Int64 // unix nanoseconds of the last own probe heard, or of the start
 	heard.Store(time.Now().UnixNano())
+	var lost atomic.Bool // the prober closed the subscription
+	confirmed := make(chan struct{}, 1)
 	stop := make(chan struct{})
-	var pinger sync.WaitGroup
-	pinger.Go(func() { c.ping(ctx, ps, &heard, stop) })
-	defer pinger.Wait()
+	var prober sync.WaitGroup
+	prober.Go(func() { c.probeLoop(ctx, ps, &heard, &lost, confirmed, stop) })
+	defer prober.Wait()
 	defer close(stop)
 
+	subscribed := false
 	for {
 		msg, err := ps.Receive(ctx)
 		if err != nil {
+			if lost.Load() {
+				err = errProbeLost
+			}
 			return healthy, err
 		}
-		heard.Store(time.Now().UnixNano())
 		switch m := msg.(type) {
 		case *redis.Subscription:
-			if m.Kind == "subscribe" && m.Channel == invalidateChannel && !healthy {
-				healthy = true
-				if c.setHealthy(true) {
-					c.log.Info("session invalidation subscription established; sessions read from Redis are reused for up to session.redis.local_cache", "local_cache", c.ttl.String())
-				}
+			if m.Kind == "subscribe" && m.Channel == invalidateChannel && !subscribed {
+				subscribed = true
+				confirmed <- struct{}{} // the first probe goes out now
 			}
 		case *redis.Message:
+			if strings.HasPrefix(m.Payload, probePrefix) {
+				// Another replica's probe says nothing about this one.
+				if m.Payload != c.probe || !subscribed {
+					continue
+				}
+				heard.Store(time.Now().UnixNano())
+				if !healthy {
+					healthy = true
+					if c.setHealthy(true) {
+						c.log.Info("session invalidation channel confirmed (this replica's probe came back through it); sessions read from Redis are reused for up to session.redis.local_cache", "local_cache", c.ttl.String())
+					}
+				}
+				continue
+			}
 			for sk := range strings.FieldsSeq(m.Payload) {
 				c.invalidate(sk)
 				if c.onInvalidate != nil {
@@ -330,25 +408,43 @@ func (c *localCache) subscribe(ctx context.Context) (healthy bool, err error) {
 	}
 }
 
-// ping keeps the subscription's connection honest: it sends PING (the PONG
-// arrives through Receive) and closes the subscription when nothing at all
-// has been heard for subscriptionDead, which makes Receive fail.
-func (c *localCache) ping(ctx context.Context, ps *redis.PubSub, heard *atomic.Int64, stop <-chan struct{}) {
-	t := time.NewTicker(subscriptionPing)
+// probeLoop publishes this watcher's probe on the invalidation channel, the
+// first time as soon as the subscription is confirmed and then every ping,
+// through the client that announcements use. It closes the subscription
+// (which makes Receive fail) when none of its probes has come back for
+// dead. A probe that cannot be published (NOPERM from a Redis ACL, say) is
+// never heard, so the cache stays off and every Load reads Redis: correct,
+// only slower, and said once per subscription at warn.
+func (c *localCache) probeLoop(ctx context.Context, ps *redis.PubSub, heard *atomic.Int64, lost *atomic.Bool, confirmed <-chan struct{}, stop <-chan struct{}) {
+	t := time.NewTicker(c.ping)
 	defer t.Stop()
+	subscribed, warned := false, false
 	for {
 		select {
 		case <-stop:
 			return
+		case <-confirmed:
+			subscribed = true
 		case <-t.C:
 		}
-		if time.Since(time.Unix(0, heard.Load())) > subscriptionDead {
+		if time.Since(time.Unix(0, heard.Load())) > c.dead {
+			lost.Store(true)
 			_ = ps.Close()
 			return
 		}
-		pctx, cancel := context.WithTimeout(ctx, subscriptionPing)
-		_ = ps.Ping(pctx) // a failed write shows up as a Receive error or silence
+		if !subscribed {
+			continue // a probe sent before Redis took the SUBSCRIBE could not come back
+		}
+		pctx, cancel := context.WithTimeout(ctx, c.ping)
+		err := c.client.Publish(pctx, invalidateChannel, c.probe).Err()
 		cancel()
+		if c.onProbe != nil {
+			c.onProbe(err)
+		}
+		if err != nil && !warned && ctx.Err() == nil && !errors.Is(err, redis.ErrClosed) {
+			warned = true
+			c.log.Warn("session invalidation probe not published; while no probe comes back through the channel the local cache is off and every Load reads Redis", "channel", invalidateChannel, "err", err)
+		}
 	}
 }
 

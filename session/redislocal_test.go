@@ -5,9 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,8 +77,15 @@ type replica struct {
 
 func newReplica(t *testing.T, addr string, now func() time.Time, localCache time.Duration, cfgs ...func(*config.Session)) *replica {
 	t.Helper()
+	return newReplicaOn(t, redisClient(t, addr), nil, now, localCache, cfgs...)
+}
+
+// newReplicaOn is newReplica on a client of the test's own (another Redis
+// user, say), logging to log (nil: nowhere).
+func newReplicaOn(t *testing.T, client redis.UniversalClient, log *slog.Logger, now func() time.Time, localCache time.Duration, cfgs ...func(*config.Session)) *replica {
+	t.Helper()
 	r := &replica{cmds: &cmdCounter{n: map[string]int{}}, healthy: make(chan bool, 64), inval: make(chan string, 1024)}
-	r.client = redisClient(t, addr)
+	r.client = client
 	r.client.AddHook(r.cmds)
 	cfg := testConfig()
 	cfg.Store = "redis"
@@ -83,7 +93,7 @@ func newReplica(t *testing.T, addr string, now func() time.Time, localCache time
 	for _, f := range cfgs {
 		f(&cfg)
 	}
-	st, err := session.NewRedisStore(r.client, cfg, session.Options{Now: now})
+	st, err := session.NewRedisStore(r.client, cfg, session.Options{Now: now, Logger: log})
 	if err != nil {
 		t.Fatalf("NewRedisStore: %v", err)
 	}
@@ -273,6 +283,70 @@ func TestRedisLocalCacheInvalidation(t *testing.T) {
 	}
 }
 
+// TestRedisLocalCacheRevokedDuringFetch: the race where A reads a session
+// from Redis just before B revokes it, and A hears B's announcement before
+// it has stored what it read (so the announcement finds nothing to drop).
+// A must not keep that value, and no request for the same ticket may be
+// served it in the moment between A storing it and A noticing that an
+// announcement overtook its read.
+func TestRedisLocalCacheRevokedDuringFetch(t *testing.T) {
+	ctx := context.Background()
+	addr := testpeers.Redis(t)
+	a := newReplica(t, addr, time.Now, time.Minute)
+	b := newReplica(t, addr, time.Now, 0) // like `gatehouse sessions revoke`
+	var j sessiontest.Jar
+	sessiontest.Save(t, a.st, &j, sessiontest.Sample(time.Now()))
+	id := a.load(t, &j).ID // starts the subscription; nothing is kept before it is healthy
+	a.waitHealthy(t, true)
+
+	var before, after atomic.Bool
+	before.Store(true)
+	after.Store(true)
+	concurrent := make(chan error, 1)
+	session.SetLocalCachePutHooks(a.st, func() {
+		if !before.CompareAndSwap(true, false) {
+			return
+		}
+		// A's GET has been answered; now B revokes, and A processes the
+		// announcement before inserting what it read.
+		if n, err := b.st.RevokeUser(ctx, "corp", "248289761001"); err != nil || n != 1 {
+			t.Errorf("RevokeUser = %d, %v", n, err)
+		}
+		a.waitInvalidated(t, id)
+	}, func() {
+		if !after.CompareAndSwap(true, false) {
+			return
+		}
+		// Inserted but not yet checked: another request for the ticket.
+		go func() {
+			s, err := a.st.Load(j.Request("/"))
+			if err == nil {
+				err = fmt.Errorf("served session %s", s.ID)
+			}
+			concurrent <- err
+		}()
+		select {
+		case err := <-concurrent:
+			if !errors.Is(err, session.ErrNoSession) {
+				t.Errorf("a Load racing the insertion of a revoked session = %v, want ErrNoSession", err)
+			}
+		case <-time.After(eventWait):
+			t.Fatal("the racing Load did not return")
+		}
+	})
+	a.load(t, &j) // began before the revocation: it may return what it read
+	if before.Load() || after.Load() {
+		t.Fatal("the Load did not try to keep the session it read")
+	}
+	a.cmds.take("get")
+	if _, err := a.st.Load(j.Request("/")); !errors.Is(err, session.ErrNoSession) {
+		t.Errorf("Load after the revocation = %v, want ErrNoSession", err)
+	}
+	if n := a.cmds.take("get"); n != 1 {
+		t.Errorf("Load after the revocation sent %d GETs, want 1", n)
+	}
+}
+
 // TestRedisLocalCacheOffStillAnnounces: with local_cache: 0 every Load
 // reads Redis and nothing subscribes, but changes are still announced to
 // replicas that do cache (like `gatehouse sessions revoke`, which never
@@ -307,6 +381,253 @@ func TestRedisLocalCacheOffStillAnnounces(t *testing.T) {
 	if _, err := cached.st.Load(j.Request("/")); !errors.Is(err, session.ErrNoSession) {
 		t.Errorf("Load after a revocation from a store without a cache = %v, want ErrNoSession", err)
 	}
+}
+
+// logRecorder is a slog.Handler that keeps every record's level and
+// message, and wakes a waiter on each.
+type logRecorder struct {
+	mu   sync.Mutex
+	recs []slog.Record
+	more chan struct{}
+}
+
+func newLogRecorder() *logRecorder { return &logRecorder{more: make(chan struct{}, 1)} }
+
+func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *logRecorder) WithGroup(string) slog.Handler            { return h }
+
+func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	h.recs = append(h.recs, r.Clone())
+	h.mu.Unlock()
+	select {
+	case h.more <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// count returns how many records at level have a message starting with
+// msg and, when attr is not "", an attribute err containing attr.
+func (h *logRecorder) count(level slog.Level, msg, attr string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, r := range h.recs {
+		if r.Level != level || !strings.HasPrefix(r.Message, msg) {
+			continue
+		}
+		found := attr == ""
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "err" && strings.Contains(a.Value.String(), attr) {
+				found = true
+			}
+			return !found
+		})
+		if found {
+			n++
+		}
+	}
+	return n
+}
+
+// aclUserClient creates the Redis user name with the ACL rules given (on
+// top of a password and every key) and returns a client logged in as it.
+func aclUserClient(t *testing.T, addr, name string, rules ...string) redis.UniversalClient {
+	t.Helper()
+	setACL(t, addr, name, append([]string{"on", ">pw-" + name, "~*"}, rules...)...)
+	c, err := session.NewRedisClient(config.Redis{URL: "redis://" + name + ":pw-" + name + "@" + addr + "/0"})
+	if err != nil {
+		t.Fatalf("NewRedisClient: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// setACL applies ACL SETUSER name rules... as the default user.
+func setACL(t *testing.T, addr, name string, rules ...string) {
+	t.Helper()
+	admin := redisClient(t, addr)
+	args := []any{"acl", "setuser", name}
+	for _, r := range rules {
+		args = append(args, r)
+	}
+	if err := admin.Do(context.Background(), args...).Err(); err != nil {
+		t.Fatalf("ACL SETUSER %s %v: %v", name, rules, err)
+	}
+}
+
+// TestRedisLocalCacheProbeNotPublished: a Redis user that may SUBSCRIBE to
+// gatehouse:invalidate but not PUBLISH there gets a confirmed subscription
+// and yet would never hear an invalidation (nor could its own be heard).
+// Its probes fail, so the cache never turns on and every Load reads Redis;
+// the failure is logged at warn once per subscription, not once per probe.
+func TestRedisLocalCacheProbeNotPublished(t *testing.T) {
+	addr := testpeers.Redis(t)
+	writer := newReplica(t, addr, time.Now, 0)
+	var j sessiontest.Jar
+	sessiontest.Save(t, writer.st, &j, sessiontest.Sample(time.Now()))
+
+	logs := newLogRecorder()
+	client := aclUserClient(t, addr, "no-publish", "resetchannels", "&gatehouse:invalidate", "+@all", "-publish")
+	r := newReplicaOn(t, client, slog.New(logs), time.Now, time.Minute)
+	probes := make(chan error, 1024)
+	session.SetLocalCacheProbing(r.st, 20*time.Millisecond, 300*time.Millisecond, func(err error) {
+		select {
+		case probes <- err:
+		default:
+		}
+	})
+
+	const probeWarn = "session invalidation probe not published"
+	const lostDebug = "session invalidation subscription failed"
+	loads, failed := 0, 0
+	deadline := time.After(eventWait)
+	// At least three refused probes and one subscription given up for
+	// silence; a Load after each probe.
+	for failed < 3 || logs.count(slog.LevelDebug, lostDebug, "no probe came back") < 1 {
+		r.load(t, &j)
+		loads++
+		select {
+		case err := <-probes:
+			// A probe goes out only once the subscription is confirmed,
+			// which the PING health check took for healthy.
+			if err == nil || !strings.Contains(err.Error(), "NOPERM") {
+				t.Fatalf("probe by a user without PUBLISH = %v, want NOPERM", err)
+			}
+			failed++
+		case <-logs.more:
+		case <-deadline:
+			t.Fatalf("after %d refused probes, no subscription was given up for silence", failed)
+		}
+		select {
+		case h := <-r.healthy:
+			t.Fatalf("the cache's health changed to %v for a user who cannot publish", h)
+		default:
+		}
+	}
+	if n := r.cmds.take("get"); n != loads {
+		t.Errorf("%d Loads sent %d GETs; want one each", loads, n)
+	}
+	subs := logs.count(slog.LevelDebug, lostDebug, "") + 1 // those given up, and the current one
+	if n := logs.count(slog.LevelWarn, probeWarn, "NOPERM"); n < 1 || n > subs || n >= failed {
+		t.Errorf("%d refused probes over %d subscriptions logged %d warnings; want one per subscription", failed, subs, n)
+	}
+}
+
+// TestRedisLocalCacheSubscribeRefused: the reverse ACL, PUBLISH allowed
+// but SUBSCRIBE refused. Redis never confirms the subscription, so no probe
+// goes out, the cache never turns on and every Load reads Redis; the
+// refusal is logged at warn once, not on every retry.
+func TestRedisLocalCacheSubscribeRefused(t *testing.T) {
+	addr := testpeers.Redis(t)
+	writer := newReplica(t, addr, time.Now, 0)
+	var j sessiontest.Jar
+	sessiontest.Save(t, writer.st, &j, sessiontest.Sample(time.Now()))
+
+	logs := newLogRecorder()
+	client := aclUserClient(t, addr, "no-subscribe", "resetchannels", "&gatehouse:invalidate", "+@all", "-subscribe")
+	r := newReplicaOn(t, client, slog.New(logs), time.Now, time.Minute)
+	probes := make(chan error, 1024)
+	session.SetLocalCacheProbing(r.st, 20*time.Millisecond, 300*time.Millisecond, func(err error) {
+		select {
+		case probes <- err:
+		default:
+		}
+	})
+
+	loads := 0
+	deadline := time.After(eventWait)
+	for logs.count(slog.LevelDebug, "session invalidation subscription failed", "NOPERM") < 3 {
+		r.load(t, &j)
+		loads++
+		select {
+		case <-logs.more:
+		case <-deadline:
+			t.Fatal("the refused subscription was not retried")
+		}
+	}
+	r.load(t, &j)
+	loads++
+	select {
+	case h := <-r.healthy:
+		t.Fatalf("the cache's health changed to %v for a user who cannot subscribe", h)
+	case err := <-probes:
+		t.Fatalf("a probe (%v) went out without a confirmed subscription", err)
+	default:
+	}
+	if n := r.cmds.take("get"); n != loads {
+		t.Errorf("%d Loads sent %d GETs; want one each", loads, n)
+	}
+	if n := logs.count(slog.LevelWarn, "session invalidation subscription refused", "NOPERM"); n != 1 {
+		t.Errorf("3 refused subscriptions logged %d warnings, want 1", n)
+	}
+}
+
+// TestRedisLocalCacheProbes: the cache turns on only when the replica's own
+// probe comes back through the channel, and off again when its probes stop
+// coming back although the subscription's connection is fine (here: PUBLISH
+// taken away by an ACL change), and on again when they return. Probes from
+// other replicas neither count as heard nor drop anything from the cache.
+func TestRedisLocalCacheProbes(t *testing.T) {
+	addr := testpeers.Redis(t)
+	client := aclUserClient(t, addr, "gh", "resetchannels", "&gatehouse:invalidate", "+@all")
+	a := newReplicaOn(t, client, nil, time.Now, time.Minute)
+	probes := make(chan error, 1024)
+	session.SetLocalCacheProbing(a.st, 50*time.Millisecond, time.Second, func(err error) {
+		select {
+		case probes <- err:
+		default:
+		}
+	})
+	var j sessiontest.Jar
+	sessiontest.Save(t, a.st, &j, sessiontest.Sample(time.Now()))
+	a.warm(t, &j)
+	select {
+	case err := <-probes:
+		if err != nil {
+			t.Fatalf("probe = %v", err)
+		}
+	case <-time.After(eventWait):
+		t.Fatal("the cache turned on, but no probe was published")
+	}
+
+	// Another replica's probes, and a forged one, arrive before an
+	// unrelated invalidation does (one connection keeps the order).
+	b := newReplica(t, addr, time.Now, time.Minute)
+	b.load(t, &j)
+	b.waitHealthy(t, true) // b's probe came back, so it has reached a too
+	raw := redisClient(t, addr)
+	for _, p := range []string{"probe " + strings.Repeat("0f", 16), "probe gatehouse:s:not-a-hash", "probe "} {
+		if err := raw.Publish(context.Background(), "gatehouse:invalidate", p).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum := sha256.Sum256([]byte("another session"))
+	other := "gatehouse:s:" + hex.EncodeToString(sum[:])
+	if err := raw.Publish(context.Background(), "gatehouse:invalidate", other).Err(); err != nil {
+		t.Fatal(err)
+	}
+	a.waitInvalidated(t, "another session")
+	select {
+	case k := <-a.inval:
+		t.Errorf("a probe was taken for the key name %q", k)
+	default:
+	}
+	a.load(t, &j)
+	if n := a.cmds.take("get"); n != 0 {
+		t.Errorf("after other replicas' probes a cached Load sent %d GETs, want 0", n)
+	}
+
+	setACL(t, addr, "gh", "-publish")
+	a.waitHealthy(t, false)
+	a.load(t, &j)
+	if n := a.cmds.take("get"); n != 1 {
+		t.Errorf("with probes refused, Load sent %d GETs, want 1", n)
+	}
+	setACL(t, addr, "gh", "+publish")
+	a.waitHealthy(t, true)
 }
 
 // TestRedisLocalCacheOutage: when Redis goes away the subscription breaks,
