@@ -116,6 +116,12 @@ func ValuesOf(id *identity.Identity) *Values {
 	}}
 }
 
+// The header maps of many requests share each Values' value slices. That is
+// safe because a header's values are replaced (Set, assignment), never
+// written into, by gatehouse and by net/http, which copies a response's
+// header map when it writes it and a request's when ReverseProxy clones it;
+// and each slice is capped at its one element, so an Add elsewhere copies.
+
 var (
 	identityNames    = [5]string{User, Email, PreferredUsername, Groups, Roles}
 	authRequestNames = [5]string{authReqUser, authReqEmail, authReqPreferredUser, authReqGroups, authReqRoles}
@@ -128,18 +134,14 @@ func (v *Values) SetIdentity(h http.Header) { v.set(h, &identityNames) }
 func (v *Values) SetAuthRequest(h http.Header) { v.set(h, &authRequestNames) }
 
 // set writes each non-empty value under its name (deleting the name
-// otherwise), from one backing array: a header's value slice is capped at
-// its one element, so an append elsewhere copies instead of writing into
-// a neighbour's value.
+// otherwise), sharing v's values (see above).
 func (v *Values) set(h http.Header, names *[5]string) {
-	backing := v.v // a copy: the response owns it, the shared Values stay untouched
-	all := backing[:]
 	for i, name := range names {
-		if all[i] == "" && i > 0 { // the user header is always sent
+		if v.v[i] == "" && i > 0 { // the user header is always sent
 			delete(h, name)
 			continue
 		}
-		h[name] = all[i : i+1 : i+1]
+		h[name] = v.v[i : i+1 : i+1]
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/gatehouse-dev/gatehouse/metrics"
 )
@@ -76,7 +77,8 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 			// One slice for the request and the response: header values are
 			// replaced, never written into, and the response's map is copied
 			// when it is written.
-			idv = []string{g.ids.next()}
+			o.idv[0] = g.ids.next(&o.idBuf)
+			idv = o.idv[:]
 			r.Header["X-Request-Id"] = idv
 		}
 		o.audit.id = idv[0]
@@ -91,6 +93,12 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 type observed struct {
 	audit audit
 	rec   statusRecorder
+	// A generated request ID lives here too: its bytes and the one-value
+	// slice the request and response headers share, so it costs no
+	// allocation of its own. Strings and slices pointing into observed keep
+	// it alive as long as they are used.
+	idBuf [16]byte
+	idv   [1]string
 }
 
 // requestIDs are a random 64-bit start, drawn once, plus a counter: unique
@@ -107,14 +115,15 @@ func newRequestIDs() *requestIDs {
 	return ids
 }
 
-func (ids *requestIDs) next() string {
-	var b [16]byte
+// next writes the next ID into buf and returns it as a string sharing
+// buf's memory: buf must never be written again.
+func (ids *requestIDs) next(buf *[16]byte) string {
 	v := ids.n.Add(1)
 	for i := 15; i >= 0; i-- {
-		b[i] = "0123456789abcdef"[v&0xF]
+		buf[i] = "0123456789abcdef"[v&0xF]
 		v >>= 4
 	}
-	return string(b[:])
+	return unsafe.String(&buf[0], len(buf))
 }
 
 func validRequestID(id string) bool {
