@@ -249,9 +249,11 @@ func (g *Gateway) assertionFor(r *http.Request, id *identity.Identity, sess *ses
 	aud := hostWithoutPort(host)
 	// Per session; bearer callers have none, so per user (For checks that
 	// every asserted claim is unchanged before reusing a token).
-	key := id.Provider + "\x00" + id.Subject
+	var key string
 	if sess != nil {
 		key = sess.ID
+	} else {
+		key = id.Provider + "\x00" + id.Subject
 	}
 	tok, err := g.opts.Assertion.For(id, aud, key)
 	if err != nil {
