@@ -90,6 +90,10 @@ type localCache struct {
 	// inval counts invalidations received. A fetch that saw it change while
 	// it was reading Redis does not trust what it read (see put).
 	inval atomic.Uint64
+	// probeWarned: a failed probe was logged at warn since the cache was
+	// last healthy, so a lasting refusal (an ACL) is said once, not on every
+	// resubscription.
+	probeWarned atomic.Bool
 
 	launched atomic.Bool // the watcher was started, or never will be (closed)
 	mu       sync.Mutex  // guards what follows
@@ -392,6 +396,7 @@ func (c *localCache) subscribe(ctx context.Context) (healthy bool, err error) {
 				heard.Store(time.Now().UnixNano())
 				if !healthy {
 					healthy = true
+					c.probeWarned.Store(false)
 					if c.setHealthy(true) {
 						c.log.Info("session invalidation channel confirmed (this replica's probe came back through it); sessions read from Redis are reused for up to session.redis.local_cache", "local_cache", c.ttl.String())
 					}
@@ -414,11 +419,11 @@ func (c *localCache) subscribe(ctx context.Context) (healthy bool, err error) {
 // (which makes Receive fail) when none of its probes has come back for
 // dead. A probe that cannot be published (NOPERM from a Redis ACL, say) is
 // never heard, so the cache stays off and every Load reads Redis: correct,
-// only slower, and said once per subscription at warn.
+// only slower, and said once at warn until the cache is healthy again.
 func (c *localCache) probeLoop(ctx context.Context, ps *redis.PubSub, heard *atomic.Int64, lost *atomic.Bool, confirmed <-chan struct{}, stop <-chan struct{}) {
 	t := time.NewTicker(c.ping)
 	defer t.Stop()
-	subscribed, warned := false, false
+	subscribed := false
 	for {
 		select {
 		case <-stop:
@@ -441,8 +446,7 @@ func (c *localCache) probeLoop(ctx context.Context, ps *redis.PubSub, heard *ato
 		if c.onProbe != nil {
 			c.onProbe(err)
 		}
-		if err != nil && !warned && ctx.Err() == nil && !errors.Is(err, redis.ErrClosed) {
-			warned = true
+		if err != nil && ctx.Err() == nil && !errors.Is(err, redis.ErrClosed) && c.probeWarned.CompareAndSwap(false, true) {
 			c.log.Warn("session invalidation probe not published; while no probe comes back through the channel the local cache is off and every Load reads Redis", "channel", invalidateChannel, "err", err)
 		}
 	}
