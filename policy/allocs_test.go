@@ -20,7 +20,11 @@ func TestHotPathAllocatesNothing(t *testing.T) {
 		"ValidMethod":      func() { _ = ValidMethod("PATCH") },
 		"Roles":            func() { _ = p.Roles(&identity.Identity{Subject: "x"}) },
 	} {
-		if n := testing.AllocsPerRun(100, fn); n != 0 {
+		n := testing.AllocsPerRun(100, fn)
+		if raceEnabled && name == "Decide regex" && n <= 2 {
+			continue // regexp's pooled state, dropped by the race detector's sync.Pool
+		}
+		if n != 0 {
 			t.Errorf("%s: %v allocations per call, want 0", name, n)
 		}
 	}
