@@ -88,15 +88,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // within server.shutdown_timeout. SIGHUP calls reload. ready, when non-nil,
 // receives the bound address once the listener is up.
 func serve(ctx context.Context, cfg *config.Config, a *app.App, log *slog.Logger, reload func(), ready chan<- string) error {
-	srv := &http.Server{
-		Handler:           a.Gateway,
-		ConnContext:       a.Gateway.ConnContext,
-		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
-		ReadTimeout:       cfg.Server.ReadTimeout,
-		IdleTimeout:       cfg.Server.IdleTimeout,
-		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := a.Server(cfg, log)
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Server.Listen, err)

@@ -44,6 +44,22 @@ func (a *App) Close() {
 	}
 }
 
+// Server is the http.Server in front of a's Gateway, as `gatehouse serve`
+// runs it: the configured timeouts and header limit, the per-connection
+// session memo (Gateway.ConnContext), and net/http's own errors logged at
+// warn.
+func (a *App) Server(cfg *config.Config, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           a.Gateway,
+		ConnContext:       a.Gateway.ConnContext,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		ReadTimeout:       cfg.Server.ReadTimeout,
+		IdleTimeout:       cfg.Server.IdleTimeout,
+		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
 // NewLogger builds the process logger from the log section. Records are
 // batched (see bufferedLog); call the returned close function before exit.
 // JSON lines are written by internal/jsonlog, byte for byte what

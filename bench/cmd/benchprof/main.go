@@ -5,8 +5,8 @@
 //
 //	benchprof -config gatehouse.yaml -pprof 127.0.0.1:6060
 //
-// Only the HTTP server around the Gateway is its own (no TLS, no metrics
-// listener, no hot reload): those are not on the request path.
+// The HTTP server is serve's too (App.Server); what benchprof leaves out
+// (TLS, the metrics listener, hot reload) is not on the request path.
 package main
 
 import (
@@ -59,14 +59,7 @@ func run(cfgPath, pprofAddr string) error {
 	}
 	go func() { _ = http.Serve(pln, mux) }()
 
-	srv := &http.Server{
-		Handler:           a.Gateway,
-		ConnContext:       a.Gateway.ConnContext,
-		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
-		ReadTimeout:       cfg.Server.ReadTimeout,
-		IdleTimeout:       cfg.Server.IdleTimeout,
-		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
-	}
+	srv := a.Server(cfg, log)
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
