@@ -123,22 +123,28 @@ func (v *Validator) Check(rd string) (target string, ok bool) {
 }
 
 func (v *Validator) checkLocal(rd string) bool {
-	if slashTrick(pathPart(rd)) {
-		return false
-	}
-	cur := rd
+	return !slashTrick(pathPart(rd)) && decodesSafely(rd, func(layer string) bool {
+		return layer != "" && layer[0] == '/' && !slashTrick(pathPart(layer))
+	})
+}
+
+// decodesSafely peels up to maxDecodes layers of percent-encoding off s and
+// reports whether no decoded layer holds a backslash or control character
+// (which a browser may act on once it decodes the target) and every decoded
+// layer passes also (when not nil).
+func decodesSafely(s string, also func(layer string) bool) bool {
 	for range maxDecodes {
-		next, ok := unescape(cur)
-		if !ok || next == cur {
+		next, ok := unescape(s)
+		if !ok || next == s {
 			break
 		}
 		if strings.ContainsFunc(next, func(r rune) bool { return r == '\\' || unicode.IsControl(r) }) {
 			return false
 		}
-		if next == "" || next[0] != '/' || slashTrick(pathPart(next)) {
+		if also != nil && !also(next) {
 			return false
 		}
-		cur = next
+		s = next
 	}
 	return true
 }
@@ -167,16 +173,8 @@ func (v *Validator) checkAbsolute(rd string) (string, bool) {
 	tail := rest[end:]
 	// Decoding cannot move the authority (it holds no '%'), but a decoded
 	// control character or backslash has no business in a target.
-	cur := tail
-	for range maxDecodes {
-		next, ok := unescape(cur)
-		if !ok || next == cur {
-			break
-		}
-		if strings.ContainsFunc(next, func(r rune) bool { return r == '\\' || unicode.IsControl(r) }) {
-			return "", false
-		}
-		cur = next
+	if !decodesSafely(tail, nil) {
+		return "", false
 	}
 	authority := host
 	if port != "" {

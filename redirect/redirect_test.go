@@ -84,6 +84,8 @@ func TestCheckRejects(t *testing.T) {
 		{"backslash in path", "https://app.example.com\\@evil.com"},
 		{"backslash in query", "/x?y=\\z"},
 		{"encoded backslash in absolute path", "https://app.example.com/%5C"},
+		{"double-encoded backslash in absolute path", "https://app.example.com/%255C"},
+		{"double-encoded newline in absolute query", "https://app.example.com/x?y=%250A"},
 		{"encoded newline", "/x%0D%0ASet-Cookie:a=b"},
 		{"javascript", "javascript:alert(1)"},
 		{"javascript upper", "JAVASCRIPT:alert(1)"},
