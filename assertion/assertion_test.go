@@ -19,7 +19,7 @@ import (
 
 func TestClaims(t *testing.T) {
 	c := newClock()
-	now := c.now()
+	now := c.Now()
 	tests := []struct {
 		name string
 		id   func() *identity.Identity
@@ -50,8 +50,8 @@ func TestClaims(t *testing.T) {
 				"groups": []any{"dev", "ops"}, "roles": []any{"admin"}, "exp": float64(now.Add(2 * time.Minute).Unix())},
 		},
 	}
-	s := newSigner(t, config.Assertion{}, Options{Now: c.now})
-	up := &upstream{t: t, url: serveJWKS(t, s), now: c.now}
+	s := newSigner(t, config.Assertion{}, Options{Now: c.Now})
+	up := &upstream{t: t, url: serveJWKS(t, s), now: c.Now}
 	up.refresh()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,9 +112,9 @@ func TestJWKSContent(t *testing.T) {
 
 func TestSignRejects(t *testing.T) {
 	c := newClock()
-	s := newSigner(t, config.Assertion{}, Options{Now: c.now})
+	s := newSigner(t, config.Assertion{}, Options{Now: c.Now})
 	expired := alice()
-	expired.Expiry = c.now()
+	expired.Expiry = c.Now()
 	tests := []struct {
 		name     string
 		id       *identity.Identity
@@ -144,8 +144,8 @@ func TestSignRejects(t *testing.T) {
 // signed before it still verify; after a second, the first key is gone.
 func TestRotation(t *testing.T) {
 	c := newClock()
-	s := newSigner(t, config.Assertion{}, Options{Now: c.now})
-	up := &upstream{t: t, url: serveJWKS(t, s), now: c.now}
+	s := newSigner(t, config.Assertion{}, Options{Now: c.Now})
+	up := &upstream{t: t, url: serveJWKS(t, s), now: c.Now}
 	before := mustSign(t, s, alice(), "app")
 	kid1 := s.KeyID()
 	if err := s.Rotate(nil); err != nil {

@@ -11,7 +11,7 @@ import (
 
 func TestForReuse(t *testing.T) {
 	c := newClock()
-	s := newSigner(t, config.Assertion{}, Options{Now: c.now})
+	s := newSigner(t, config.Assertion{}, Options{Now: c.Now})
 	first, err := s.For(alice(), "app", "session-1")
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +27,7 @@ func TestForReuse(t *testing.T) {
 		}
 	}
 	same("second request", true, alice(), "app", "session-1")
-	c.advance(DefaultTTL/2 - time.Second)
+	c.Advance(DefaultTTL/2 - time.Second)
 	same("more than half the lifetime left", true, alice(), "app", "session-1")
 	same("another audience", false, alice(), "other", "session-1")
 	same("another cache key", false, alice(), "app", "session-2")
@@ -40,17 +40,17 @@ func TestForReuse(t *testing.T) {
 		"other user":       func(id *identity.Identity) { id.Subject = "u-2" },
 		"other provider":   func(id *identity.Identity) { id.Provider = "google" },
 		"user name":        func(id *identity.Identity) { id.User = "root" },
-		"expiry":           func(id *identity.Identity) { id.Expiry = c.now().Add(time.Hour) },
+		"expiry":           func(id *identity.Identity) { id.Expiry = c.Now().Add(time.Hour) },
 	} {
 		id := alice()
 		change(id)
-		s2 := newSigner(t, config.Assertion{}, Options{Now: c.now})
+		s2 := newSigner(t, config.Assertion{}, Options{Now: c.Now})
 		orig, _ := s2.For(alice(), "app", "k")
 		if tok, _ := s2.For(id, "app", "k"); tok == orig {
 			t.Errorf("%s: the cached token for the old identity was reused", name)
 		}
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	same("half the lifetime gone", false, alice(), "app", "session-1")
 	second, _ := s.For(alice(), "app", "session-1")
 	if again, _ := s.For(alice(), "app", "session-1"); again != second {
@@ -68,15 +68,15 @@ func TestForReuse(t *testing.T) {
 // the token is reused for half of that shorter lifetime only.
 func TestForShortSession(t *testing.T) {
 	c := newClock()
-	s := newSigner(t, config.Assertion{TTL: 10 * time.Minute}, Options{Now: c.now})
+	s := newSigner(t, config.Assertion{TTL: 10 * time.Minute}, Options{Now: c.Now})
 	id := alice()
-	id.Expiry = c.now().Add(2 * time.Minute)
+	id.Expiry = c.Now().Add(2 * time.Minute)
 	first, _ := s.For(id, "app", "k")
-	c.advance(59 * time.Second)
+	c.Advance(59 * time.Second)
 	if tok, _ := s.For(id, "app", "k"); tok != first {
 		t.Error("not reused within half of the capped lifetime")
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	if tok, _ := s.For(id, "app", "k"); tok == first {
 		t.Error("reused past half of the capped lifetime")
 	}

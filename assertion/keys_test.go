@@ -103,8 +103,8 @@ func TestReload(t *testing.T) {
 	second, _ := NewKeyPEM()
 	path := writeFile(t, first)
 	c := newClock()
-	s := newSigner(t, config.Assertion{KeyFile: path}, Options{Now: c.now})
-	up := &upstream{t: t, url: serveJWKS(t, s), now: c.now}
+	s := newSigner(t, config.Assertion{KeyFile: path}, Options{Now: c.Now})
+	up := &upstream{t: t, url: serveJWKS(t, s), now: c.Now}
 	old := mustSign(t, s, alice(), "app")
 	kid1 := s.KeyID()
 

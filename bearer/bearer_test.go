@@ -32,7 +32,7 @@ func TestVerifyValid(t *testing.T) {
 				want := identityView{
 					Provider: "bearer:" + e.idp.Issuer(), Subject: "user-0001", Email: "alice@example.com",
 					EmailVerified: true, PreferredUsername: "alice", Name: "Alice Example",
-					Groups: "dev", Expiry: e.clock.now().Add(time.Hour),
+					Groups: "dev", Expiry: e.clock.Now().Add(time.Hour),
 				}
 				if got != want {
 					t.Errorf("identity\n got %+v\nwant %+v", got, want)
@@ -105,7 +105,7 @@ func TestVerifyRejects(t *testing.T) {
 	jkuHits := &hits{}
 	jku := httptest.NewServer(jkuHits)
 	t.Cleanup(jku.Close)
-	other := testidp.New(t, testidp.WithClock(e.clock.now)) // same kid "key-1", different key
+	other := testidp.New(t, testidp.WithClock(e.clock.Now)) // same kid "key-1", different key
 	with := func(mod func(c map[string]any)) string {
 		c := e.claims()
 		mod(c)
@@ -116,7 +116,7 @@ func TestVerifyRejects(t *testing.T) {
 		defer e.idp.SetFaults(testidp.Faults{})
 		return e.idp.MintIDToken(testidp.DefaultUser())
 	}
-	now := e.clock.now()
+	now := e.clock.Now()
 	enc := base64.RawURLEncoding
 	tests := []struct {
 		name string

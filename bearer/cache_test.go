@@ -18,7 +18,7 @@ import (
 
 func TestLeeway(t *testing.T) {
 	e := setup(t, nil, nil)
-	now := e.clock.now()
+	now := e.clock.Now()
 	tests := []struct {
 		name  string
 		claim string
@@ -99,11 +99,11 @@ func TestCache(t *testing.T) {
 	if second.Groups[0] != "dev" || len(second.Roles) != 0 {
 		t.Errorf("cached identity was changed through a returned copy: %+v", second)
 	}
-	e.clock.advance(time.Hour) // exp: the entry is dead, the leeway still admits the token
-	if _, ok := e.v.cache.get(keyOf(tok), e.clock.now()); ok {
+	e.clock.Advance(time.Hour) // exp: the entry is dead, the leeway still admits the token
+	if _, ok := e.v.cache.get(keyOf(tok), e.clock.Now()); ok {
 		t.Error("cache entry outlived exp")
 	}
-	e.clock.advance(DefaultLeeway + time.Second)
+	e.clock.Advance(DefaultLeeway + time.Second)
 	if _, err := e.v.Verify(t.Context(), tok); !errors.Is(err, ErrInvalidToken) {
 		t.Errorf("expired token: %v, want ErrInvalidToken", err)
 	}

@@ -17,28 +17,12 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/testclock"
 	"github.com/gatehouse-dev/gatehouse/internal/testidp"
 )
 
-// clock is an injectable clock tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now().Truncate(time.Second)} }
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock starts a test clock on a whole second, as JWT times are.
+func newClock() *testclock.Clock { return testclock.New(time.Now().Truncate(time.Second)) }
 
 // counter is an http.RoundTripper that counts requests by URL path.
 type counter struct {
@@ -66,7 +50,7 @@ func (c *counter) count(path string) int {
 type env struct {
 	idp   *testidp.IDP
 	v     *Verifier
-	clock *clock
+	clock *testclock.Clock
 	http  *counter
 	cfg   config.BearerIssuer
 }
@@ -76,11 +60,11 @@ type env struct {
 func setup(t testing.TB, idpOpts []testidp.Option, mutate func(*env, *config.BearerIssuer, *Options)) *env {
 	t.Helper()
 	e := &env{clock: newClock(), http: &counter{}}
-	e.idp = testidp.New(t, append([]testidp.Option{testidp.WithClock(e.clock.now)}, idpOpts...)...)
+	e.idp = testidp.New(t, append([]testidp.Option{testidp.WithClock(e.clock.Now)}, idpOpts...)...)
 	e.cfg = config.BearerIssuer{Issuer: e.idp.Issuer(), Audiences: []string{e.idp.ClientID()}}
 	opts := Options{
 		HTTPClient: &http.Client{Transport: e.http, Timeout: 5 * time.Second},
-		Now:        e.clock.now,
+		Now:        e.clock.Now,
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	if mutate != nil {
@@ -96,7 +80,7 @@ func setup(t testing.TB, idpOpts []testidp.Option, mutate func(*env, *config.Bea
 
 // claims are standard valid claims for e's issuer at the current time.
 func (e *env) claims() map[string]any {
-	now := e.clock.now()
+	now := e.clock.Now()
 	return map[string]any{
 		"iss": e.idp.Issuer(), "aud": e.idp.ClientID(), "sub": "user-0001",
 		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),

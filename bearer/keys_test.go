@@ -29,7 +29,7 @@ func TestRotation(t *testing.T) {
 	if n := e.http.count("/jwks"); n != 1 {
 		t.Fatalf("JWKS fetched %d times, want 1 (rate-limited)", n)
 	}
-	e.clock.advance(DefaultMinRefetchInterval)
+	e.clock.Advance(DefaultMinRefetchInterval)
 	if _, err := e.v.Verify(t.Context(), fresh); err != nil {
 		t.Fatalf("after rotation and refetch: %v", err)
 	}
@@ -53,11 +53,11 @@ func TestKeyMaxAge(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.idp.RotateKey()
-	e.clock.advance(DefaultKeyMaxAge - time.Second)
+	e.clock.Advance(DefaultKeyMaxAge - time.Second)
 	if _, err := e.v.Verify(t.Context(), tok); err != nil {
 		t.Fatalf("young key set: %v", err)
 	}
-	e.clock.advance(2 * time.Second)
+	e.clock.Advance(2 * time.Second)
 	if _, err := e.v.Verify(t.Context(), tok); !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("withdrawn key after KeyMaxAge: %v, want ErrInvalidToken", err)
 	}
@@ -90,7 +90,7 @@ func TestRefetchRateLimit(t *testing.T) {
 	if n := e.http.count("/jwks"); n != 1 {
 		t.Fatalf("JWKS fetched %d times within the interval, want 1 (the start)", n)
 	}
-	e.clock.advance(DefaultMinRefetchInterval)
+	e.clock.Advance(DefaultMinRefetchInterval)
 	flood()
 	if n := e.http.count("/jwks"); n != 2 {
 		t.Fatalf("JWKS fetched %d times after one interval, want 2", n)
@@ -140,7 +140,7 @@ func TestIssuerDownAtStart(t *testing.T) {
 			if tt.mutate != nil {
 				return // a wrong jwks_url does not heal
 			}
-			e.clock.advance(DefaultMinRefetchInterval)
+			e.clock.Advance(DefaultMinRefetchInterval)
 			if _, err := e.v.Verify(t.Context(), tok); err != nil {
 				t.Fatalf("Verify after the IdP came back: %v", err)
 			}
@@ -156,7 +156,7 @@ func TestIssuerDownAtStart(t *testing.T) {
 func TestReadyHeals(t *testing.T) {
 	e := setup(t, nil, func(e *env, _ *config.BearerIssuer, _ *Options) { e.idp.SetFaults(testidp.Faults{DiscoveryDown: true}) })
 	e.idp.SetFaults(testidp.Faults{})
-	e.clock.advance(DefaultMinRefetchInterval)
+	e.clock.Advance(DefaultMinRefetchInterval)
 	if err := e.v.Ready(t.Context()); err != nil {
 		t.Fatalf("Ready: %v", err)
 	}

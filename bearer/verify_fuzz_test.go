@@ -42,7 +42,7 @@ func FuzzVerify(f *testing.F) {
 		defer e.idp.SetFaults(testidp.Faults{})
 		return e.idp.MintIDToken(user)
 	}
-	other := testidp.New(f, testidp.WithClock(e.clock.now))
+	other := testidp.New(f, testidp.WithClock(e.clock.Now))
 	fake := e.claims()
 	fake["sub"] = "root"
 	fakeJSON, _ := json.Marshal(fake)
@@ -125,7 +125,7 @@ func FuzzVerify(f *testing.F) {
 		if !ok1 || !ok2 || string(hdr) != string(goodHdr) || string(payload) != string(goodPayload) {
 			t.Fatalf("Verify accepted %q, whose header %q and payload %q were never signed by the trusted key", raw, hdr, payload)
 		}
-		if id == nil || id.Subject != user.Subject || !id.Expiry.After(e.clock.now().Add(-time.Minute)) {
+		if id == nil || id.Subject != user.Subject || !id.Expiry.After(e.clock.Now().Add(-time.Minute)) {
 			t.Fatalf("Verify(%q) returned identity %+v", raw, id)
 		}
 	})

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/testclock"
 )
 
 // testCfg is the default policy: 5 failures in 15 minutes lock for 15 minutes.
@@ -19,31 +19,14 @@ var (
 	ip2 = netip.MustParseAddr("198.51.100.9")
 )
 
-// clock is an injected clock that moves only when told.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock starts a test clock at a fixed time so windows are reproducible.
+func newClock() *testclock.Clock { return testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
 // harness is one behaviour case's limiter, its clock, and a way to build
 // another limiter on the same backend and clock.
 type harness struct {
 	t   *testing.T
-	clk *clock
+	clk *testclock.Clock
 	l   *Limiter
 	new func(cfg config.Login, opts Options) *Limiter
 }

@@ -8,33 +8,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/testclock"
 	"github.com/gatehouse-dev/gatehouse/internal/testidp"
 	"github.com/gatehouse-dev/gatehouse/internal/testpeers"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// newFakeClock is kept by name because proxy/lockout_test.go uses it too.
+func newFakeClock() *testclock.Clock { return testclock.New(time.Now()) }
 
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Now()} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func refreshEnv(t *testing.T, redisAddr string) (*env, *fakeClock) {
+// refreshEnv is a gateway keeping sessions in store ("cookie" or "redis")
+// with an IdP issuing 10-minute tokens, both on the clock returned, and a
+// client logged in to it.
+func refreshEnv(t *testing.T, store string) (*env, *testclock.Clock, *http.Client) {
+	t.Helper()
+	redisAddr := ""
+	if store == "redis" {
+		redisAddr = testpeers.Redis(t)
+	}
 	clock := newFakeClock()
 	e := newEnv(t, envOptions{now: clock.Now, redis: redisAddr, idpOpts: []testidp.Option{testidp.WithTokenTTL(10 * time.Minute), testidp.WithClock(clock.Now)}})
-	return e, clock
+	c := e.client()
+	e.oidcLogin(c, "/")
+	return e, clock, c
 }
 
 func groupsSeen(t *testing.T, e *env, c *http.Client) string {
@@ -50,13 +45,7 @@ func groupsSeen(t *testing.T, e *env, c *http.Client) string {
 func TestRefresh(t *testing.T) {
 	for _, mode := range []string{"cookie", "redis"} {
 		t.Run(mode, func(t *testing.T) {
-			addr := ""
-			if mode == "redis" {
-				addr = testpeers.Redis(t)
-			}
-			e, clock := refreshEnv(t, addr)
-			c := e.client()
-			e.oidcLogin(c, "/")
+			e, clock, c := refreshEnv(t, mode)
 			if n := e.idp.TokenRequests(); n != 1 {
 				t.Fatalf("token requests after login: %d", n)
 			}
@@ -94,13 +83,7 @@ func TestRefresh(t *testing.T) {
 func TestRefreshBurstRefreshesOnce(t *testing.T) {
 	for _, mode := range []string{"cookie", "redis"} {
 		t.Run(mode, func(t *testing.T) {
-			addr := ""
-			if mode == "redis" {
-				addr = testpeers.Redis(t)
-			}
-			e, clock := refreshEnv(t, addr)
-			c := e.client()
-			e.oidcLogin(c, "/")
+			e, clock, c := refreshEnv(t, mode)
 			targets := []string{e.srv.URL}
 			if mode == "redis" {
 				// A second replica sharing Redis and the IdP.
@@ -145,9 +128,7 @@ func TestRefreshBurstRefreshesOnce(t *testing.T) {
 }
 
 func TestFatalRefreshEndsSession(t *testing.T) {
-	e, clock := refreshEnv(t, "")
-	c := e.client()
-	e.oidcLogin(c, "/")
+	e, clock, c := refreshEnv(t, "cookie")
 	e.idp.RevokeRefreshTokens()
 	clock.Advance(6 * time.Minute)
 	resp := e.get(c, "/", "Accept", "application/json")

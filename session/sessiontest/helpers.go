@@ -7,8 +7,9 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testclock"
 )
 
 // Jar is a minimal browser cookie jar for one origin: it applies Set-Cookie
@@ -83,24 +84,7 @@ func SetCookies(rec *httptest.ResponseRecorder) []string {
 }
 
 // Clock is a manual clock for injecting into stores as Options.Now.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type Clock = testclock.Clock
 
 // NewClock returns a clock stopped at t.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func NewClock(t time.Time) *Clock { return testclock.New(t) }
