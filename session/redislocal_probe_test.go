@@ -93,6 +93,37 @@ func setACL(t *testing.T, addr, name string, rules ...string) {
 	}
 }
 
+// probeResults sets st's probe interval to ping and its give-up-for-silence
+// to dead, and returns each probe's publish result. Results the test has not
+// taken are dropped past the buffer rather than block the subscriber.
+func probeResults(st *session.RedisStore, ping, dead time.Duration) <-chan error {
+	probes := make(chan error, 1024)
+	session.SetLocalCacheProbing(st, ping, dead, func(err error) {
+		select {
+		case probes <- err:
+		default:
+		}
+	})
+	return probes
+}
+
+// aclReplica is the setup of the tests of a Redis user denied a command: a
+// session saved by an unrestricted replica, and a caching replica logged in
+// as user name (allowed the invalidation channel and every command but for
+// rules), logging into logs and probing fast so a test sees several
+// subscriptions given up within its deadline.
+func aclReplica(t *testing.T, name string, rules ...string) (r *replica, j *sessiontest.Jar, logs *logRecorder, probes <-chan error) {
+	t.Helper()
+	addr := testpeers.Redis(t)
+	writer := newReplica(t, addr, time.Now, 0)
+	j = new(sessiontest.Jar)
+	sessiontest.Save(t, writer.st, j, sessiontest.Sample(time.Now()))
+	logs = newLogRecorder()
+	client := aclUserClient(t, addr, name, append([]string{"resetchannels", "&gatehouse:invalidate", "+@all"}, rules...)...)
+	r = newReplicaOn(t, client, slog.New(logs), time.Now, time.Minute)
+	return r, j, logs, probeResults(r.st, 20*time.Millisecond, 300*time.Millisecond)
+}
+
 // TestRedisLocalCacheProbeNotPublished: a Redis user that may SUBSCRIBE to
 // gatehouse:invalidate but not PUBLISH there gets a confirmed subscription
 // and yet would never hear an invalidation (nor could its own be heard).
@@ -100,21 +131,7 @@ func setACL(t *testing.T, addr, name string, rules ...string) {
 // the failure is logged at warn once, not once per probe or per
 // resubscription, until the cache is healthy again.
 func TestRedisLocalCacheProbeNotPublished(t *testing.T) {
-	addr := testpeers.Redis(t)
-	writer := newReplica(t, addr, time.Now, 0)
-	var j sessiontest.Jar
-	sessiontest.Save(t, writer.st, &j, sessiontest.Sample(time.Now()))
-
-	logs := newLogRecorder()
-	client := aclUserClient(t, addr, "no-publish", "resetchannels", "&gatehouse:invalidate", "+@all", "-publish")
-	r := newReplicaOn(t, client, slog.New(logs), time.Now, time.Minute)
-	probes := make(chan error, 1024)
-	session.SetLocalCacheProbing(r.st, 20*time.Millisecond, 300*time.Millisecond, func(err error) {
-		select {
-		case probes <- err:
-		default:
-		}
-	})
+	r, j, logs, probes := aclReplica(t, "no-publish", "-publish")
 
 	const probeWarn = "session invalidation probe not published"
 	const lostDebug = "session invalidation subscription failed"
@@ -123,7 +140,7 @@ func TestRedisLocalCacheProbeNotPublished(t *testing.T) {
 	// Refused probes in at least three subscriptions (two given up for
 	// silence, and the next); a Load after each probe.
 	for failed < 3 || logs.count(slog.LevelDebug, lostDebug, "no probe came back") < 2 {
-		r.load(t, &j)
+		r.load(t, j)
 		loads++
 		select {
 		case err := <-probes:
@@ -156,26 +173,12 @@ func TestRedisLocalCacheProbeNotPublished(t *testing.T) {
 // goes out, the cache never turns on and every Load reads Redis; the
 // refusal is logged at warn once, not on every retry.
 func TestRedisLocalCacheSubscribeRefused(t *testing.T) {
-	addr := testpeers.Redis(t)
-	writer := newReplica(t, addr, time.Now, 0)
-	var j sessiontest.Jar
-	sessiontest.Save(t, writer.st, &j, sessiontest.Sample(time.Now()))
-
-	logs := newLogRecorder()
-	client := aclUserClient(t, addr, "no-subscribe", "resetchannels", "&gatehouse:invalidate", "+@all", "-subscribe")
-	r := newReplicaOn(t, client, slog.New(logs), time.Now, time.Minute)
-	probes := make(chan error, 1024)
-	session.SetLocalCacheProbing(r.st, 20*time.Millisecond, 300*time.Millisecond, func(err error) {
-		select {
-		case probes <- err:
-		default:
-		}
-	})
+	r, j, logs, probes := aclReplica(t, "no-subscribe", "-subscribe")
 
 	loads := 0
 	deadline := time.After(eventWait)
 	for logs.count(slog.LevelDebug, "session invalidation subscription failed", "NOPERM") < 3 {
-		r.load(t, &j)
+		r.load(t, j)
 		loads++
 		select {
 		case <-logs.more:
@@ -183,7 +186,7 @@ func TestRedisLocalCacheSubscribeRefused(t *testing.T) {
 			t.Fatal("the refused subscription was not retried")
 		}
 	}
-	r.load(t, &j)
+	r.load(t, j)
 	loads++
 	select {
 	case h := <-r.healthy:
@@ -209,13 +212,7 @@ func TestRedisLocalCacheProbes(t *testing.T) {
 	addr := testpeers.Redis(t)
 	client := aclUserClient(t, addr, "gh", "resetchannels", "&gatehouse:invalidate", "+@all")
 	a := newReplicaOn(t, client, nil, time.Now, time.Minute)
-	probes := make(chan error, 1024)
-	session.SetLocalCacheProbing(a.st, 50*time.Millisecond, time.Second, func(err error) {
-		select {
-		case probes <- err:
-		default:
-		}
-	})
+	probes := probeResults(a.st, 50*time.Millisecond, time.Second)
 	var j sessiontest.Jar
 	sessiontest.Save(t, a.st, &j, sessiontest.Sample(time.Now()))
 	a.warm(t, &j)
