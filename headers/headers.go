@@ -145,12 +145,6 @@ func (v *Values) set(h http.Header, names *[5]string) {
 	}
 }
 
-// SetIdentity writes the identity for an upstream (proxy mode).
-func SetIdentity(h http.Header, id *identity.Identity) { ValuesOf(id).SetIdentity(h) }
-
-// SetAuthRequest writes the identity for a forward-auth response.
-func SetAuthRequest(h http.Header, id *identity.Identity) { ValuesOf(id).SetAuthRequest(h) }
-
 // joinList joins with commas; values holding a comma or control character
 // are dropped from the header (they would be ambiguous), never split.
 func joinList(vals []string) string {

@@ -58,7 +58,7 @@ func TestCleanUpstream(t *testing.T) {
 
 func TestSetIdentityNeverInjects(t *testing.T) {
 	h := http.Header{}
-	SetIdentity(h, &identity.Identity{Subject: "s", User: "bob\r\nX-Admin: 1", Groups: []string{"a", "b,c", "d\n"}})
+	ValuesOf(&identity.Identity{Subject: "s", User: "bob\r\nX-Admin: 1", Groups: []string{"a", "b,c", "d\n"}}).SetIdentity(h)
 	if got := h.Get(User); got != "bobX-Admin: 1" {
 		t.Fatalf("user %q", got)
 	}

@@ -131,48 +131,15 @@ func readJar(r *http.Request) jar {
 
 func chunkName(name string, i int) string { return name + "_" + strconv.Itoa(i) }
 
-// values returns the candidate encoded values for name: every cookie named
-// exactly name, then the concatenation of name_0, name_1, … up to the first
-// gap. A missing, extra or foreign chunk yields a candidate whose MAC fails,
-// never a partial session. Oversized candidates are dropped; no candidate at
-// all is ErrNoSession.
-func (j jar) values(name string) ([]string, error) {
-	var out []string
-	for _, v := range j[name] {
-		if len(v) <= maxValueBytes {
-			out = append(out, v)
-		}
-	}
-	if _, ok := j[chunkName(name, 0)]; ok {
-		var b strings.Builder
-		for i := 0; ; i++ {
-			vs, ok := j[chunkName(name, i)]
-			if !ok {
-				break
-			}
-			if i >= maxChunks || b.Len()+len(vs[0]) > maxValueBytes {
-				b.Reset()
-				break
-			}
-			b.WriteString(vs[0])
-		}
-		if b.Len() > 0 {
-			out = append(out, b.String())
-		}
-	}
-	if len(out) == 0 {
-		if len(j[name]) > 0 || len(j[chunkName(name, 0)]) > 0 {
-			return nil, ErrInvalid
-		}
-		return nil, ErrNoSession
-	}
-	return out, nil
-}
-
-// sessionValues is readJar(r).values(name) without building the jar: it
-// scans the Cookie headers once for name and its chunks, parsing each
+// sessionValues returns the candidate encoded values for name: every cookie
+// named exactly name, then the concatenation of name_0, name_1, … up to the
+// first gap. A missing, extra or foreign chunk yields a candidate whose MAC
+// fails, never a partial session. Oversized candidates are dropped; no
+// candidate at all is ErrNoSession (ErrInvalid when only oversized or
+// broken ones were there). It scans the Cookie headers once, parsing each
 // cookie exactly as net/http does (trimmed, optionally quoted, valid bytes
-// only), and allocates only the result. It runs on every request.
+// only; its fuzz target compares it with net/http's r.Cookies()), and
+// allocates only the result. It runs on every request.
 func sessionValues(r *http.Request, name string) ([]string, error) {
 	lines := r.Header["Cookie"]
 	count := 0
@@ -180,8 +147,7 @@ func sessionValues(r *http.Request, name string) ([]string, error) {
 		count += strings.Count(line, ";") + 1
 	}
 	if count > maxScannedCookies {
-		// Past net/http's cookie limit: let it decide (it returns none).
-		return readJar(r).values(name)
+		return nil, ErrNoSession // past net/http's cookie limit it sees none
 	}
 	var (
 		exact    []string
@@ -244,7 +210,7 @@ func sessionValues(r *http.Request, name string) ([]string, error) {
 }
 
 // maxScannedCookies is net/http's default limit of cookies per request
-// (GODEBUG httpcookiemaxnum); beyond it sessionValues defers to net/http.
+// (GODEBUG httpcookiemaxnum); beyond it net/http, and sessionValues, see none.
 // With a lower limit set through GODEBUG, sessionValues still finds the
 // session in a request with more cookies than that, where net/http would
 // see none: a client only controls its own cookies, so this grants nothing.
