@@ -27,7 +27,7 @@ Usage:
   gatehouse serve --config FILE        run (also: GATEHOUSE_CONFIG, or gatehouse --config FILE)
   gatehouse demo                       run a self-contained demo on 127.0.0.1:4180
   gatehouse check --config FILE        validate a config file; print every problem
-  gatehouse explain --config FILE [--email E] [--user U] [--groups a,b] [--provider P] [--anonymous] METHOD URL
+  gatehouse explain --config FILE [--email E] [--user U] [--groups a,b] [--provider P] [--mfa] [--anonymous] METHOD URL
                                        show which rule decides a request, and why
   gatehouse hash-password              read a password on stdin, print its argon2id hash
   gatehouse totp new --user NAME       make a TOTP secret and its otpauth:// URL
