@@ -5,9 +5,11 @@
 package headers
 
 import (
+	"bytes"
 	"net/http"
 	"net/textproto"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse/identity"
 )
@@ -63,31 +65,49 @@ func normaliseHeaderName(k string) string {
 // IsReserved reports whether k, in any spelling, is a header only gatehouse may set.
 func IsReserved(k string) bool {
 	// Every reserved name starts with x- or remote- once normalised, so
-	// most headers are told apart by their first byte.
-	if k != "" {
-		switch k[0] {
-		case 'x', 'X', 'r', 'R', ' ', '\t':
+	// most headers are told apart by their first byte; blanks and non-ASCII
+	// bytes (which strings.TrimSpace may trim) take the general path.
+	if k == "" {
+		return false
+	}
+	switch c := k[0]; {
+	case c == 'x' || c == 'X' || c == 'r' || c == 'R':
+	case c <= ' ' || c >= utf8.RuneSelf:
+		return isReservedSlow(k)
+	default:
+		return false
+	}
+	// Usual case, every header net/http accepts: a name of letters, digits,
+	// '-' and '_', normalised into a stack buffer (no allocation; the map
+	// lookup of string(bytes) does not copy).
+	var buf [48]byte // longer than every reserved name
+	if len(k) > len(buf) {
+		return isReservedSlow(k)
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-':
+		case c == '_':
+			c = '-'
 		default:
-			return false
+			return isReservedSlow(k)
 		}
+		buf[i] = c
 	}
-	// Fast path: net/http canonicalises every valid header name, so a key
-	// without '_' or spaces is already in canonical form.
-	if !strings.ContainsAny(k, "_ \t") && textproto.CanonicalMIMEHeaderKey(k) == k {
-		return reservedCanonical[k] || strings.HasPrefix(k, "X-Auth-Request-")
-	}
+	n := buf[:len(k)]
+	return reservedHeaders[string(n)] || bytes.HasPrefix(n, authRequestPrefix)
+}
+
+var authRequestPrefix = []byte("x-auth-request-")
+
+// isReservedSlow is IsReserved for any spelling, by the definition.
+func isReservedSlow(k string) bool {
 	n := normaliseHeaderName(k)
 	return reservedHeaders[n] || strings.HasPrefix(n, "x-auth-request-")
 }
-
-// reservedCanonical is reservedHeaders in net/http's canonical spelling.
-var reservedCanonical = func() map[string]bool {
-	m := make(map[string]bool, len(reservedHeaders))
-	for k := range reservedHeaders {
-		m[textproto.CanonicalMIMEHeaderKey(k)] = true
-	}
-	return m
-}()
 
 // Strip deletes every client-sent identity header (any spelling) from h.
 func Strip(h http.Header) {

@@ -29,6 +29,7 @@ targets=(
   "./session FuzzSessionValues"
   "./proxy FuzzOriginalRequest"
   "./forwarded FuzzClientIP"
+  "./headers FuzzIsReserved"
   "./config FuzzParse"
   "./bearer FuzzVerify"
 )
