@@ -86,8 +86,10 @@ func (t *Trusted) Scheme(r *http.Request) string {
 // trusted.
 func SchemeOf(r *http.Request, peerTrusted bool) string {
 	if peerTrusted {
-		if p := strings.ToLower(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto"))); p == "https" || p == "http" {
-			return p
+		if v := r.Header["X-Forwarded-Proto"]; len(v) > 0 { // canonical key: no need for Get
+			if p := strings.ToLower(strings.TrimSpace(v[0])); p == "https" || p == "http" {
+				return p
+			}
 		}
 	}
 	if r.TLS != nil {

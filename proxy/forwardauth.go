@@ -19,7 +19,7 @@ func (g *Gateway) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 	if !st.trusted.PeerTrusted(r) {
 		return g.forwardAuthUntrusted(w, r, st)
 	}
-	orig, err := g.originalRequest(r, st)
+	orig, err := g.originalRequest(r, true)
 	if err != nil {
 		return badRequest("Malformed forwarded request metadata.", err)
 	}
@@ -85,10 +85,11 @@ func (g *Gateway) forwardAuthUntrusted(w http.ResponseWriter, r *http.Request, s
 }
 
 // originalRequest reads the request the ingress is asking about. Forwarded
-// headers count only from trusted proxies; from anyone else they are ignored
-// and the forward-auth request itself is judged.
-func (g *Gateway) originalRequest(r *http.Request, st *state) (originalRequest, error) {
-	trusted := st.trusted.PeerTrusted(r)
+// headers count only from trusted proxies (trusted: the caller judged the
+// peer); from anyone else they are ignored and the forward-auth request
+// itself is judged. The header names are written canonically, so they are
+// looked up directly.
+func (g *Gateway) originalRequest(r *http.Request, trusted bool) (originalRequest, error) {
 	o := originalRequest{method: r.Method, scheme: forwarded.SchemeOf(r, trusted), host: r.Host}
 	if !trusted {
 		if hasForwardedMetadata(r.Header) {
@@ -99,7 +100,7 @@ func (g *Gateway) originalRequest(r *http.Request, st *state) (originalRequest, 
 		return o, nil
 	}
 	h := r.Header
-	if raw := h.Get("X-Original-Url"); raw != "" { // ingress-nginx (X-Original-URL; written canonically, Get does not allocate)
+	if raw := firstValue(h, "X-Original-Url"); raw != "" { // ingress-nginx (X-Original-URL)
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 			return o, fmt.Errorf("%w: X-Original-URL", errForwarded)
@@ -108,15 +109,15 @@ func (g *Gateway) originalRequest(r *http.Request, st *state) (originalRequest, 
 			return o, fmt.Errorf("%w: X-Original-URL host", errForwarded)
 		}
 		o.scheme, o.host, o.uri = u.Scheme, u.Host, u.RequestURI()
-		o.method = h.Get("X-Original-Method")
+		o.method = firstValue(h, "X-Original-Method")
 		if o.method == "" {
 			o.method = http.MethodGet
 		}
 		return o, nil
 	}
-	o.method = h.Get("X-Forwarded-Method")
-	o.host = h.Get("X-Forwarded-Host")
-	o.uri = h.Get("X-Forwarded-Uri")
+	o.method = firstValue(h, "X-Forwarded-Method")
+	o.host = firstValue(h, "X-Forwarded-Host")
+	o.uri = firstValue(h, "X-Forwarded-Uri")
 	if o.method == "" || o.host == "" || o.uri == "" || o.uri[0] != '/' {
 		return o, fmt.Errorf("%w: X-Forwarded-Method/Host/Uri missing", errForwarded)
 	}
@@ -124,6 +125,14 @@ func (g *Gateway) originalRequest(r *http.Request, st *state) (originalRequest, 
 		return o, fmt.Errorf("%w: X-Forwarded-Host", errForwarded)
 	}
 	return o, nil
+}
+
+// firstValue is h.Get for a key written in canonical form.
+func firstValue(h http.Header, canonicalKey string) string {
+	if v := h[canonicalKey]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 func hasForwardedMetadata(h http.Header) bool {

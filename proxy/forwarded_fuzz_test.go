@@ -95,7 +95,7 @@ func FuzzOriginalRequest(f *testing.F) {
 		setWire(r.Header, "X-Forwarded-Uri", uri)
 		setWire(r.Header, "X-Original-URL", orig)
 		setWire(r.Header, "X-Original-Method", origMethod)
-		o, err := g.originalRequest(r, st)
+		o, err := g.originalRequest(r, st.trusted.PeerTrusted(r))
 		if err != nil {
 			if !errors.Is(err, errForwarded) {
 				t.Fatalf("originalRequest(%v): error %v does not wrap errForwarded", r.Header, err)
