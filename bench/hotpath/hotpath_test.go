@@ -1,6 +1,7 @@
 package hotpath_test
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -120,9 +121,10 @@ func typicalCookie(tb testing.TB, store *session.CookieStore) string {
 }
 
 // request is what wrk sends: from 127.0.0.1 with the session cookie and,
-// for forward-auth, the ingress's X-Forwarded-* headers.
-func request(target, cookie string, forwardAuth bool) *http.Request {
-	r := httptest.NewRequest(http.MethodGet, target, nil)
+// for forward-auth, the ingress's X-Forwarded-* headers. conn is the
+// context of the connection it arrives on (see onConnection).
+func request(conn context.Context, target, cookie string, forwardAuth bool) *http.Request {
+	r := httptest.NewRequestWithContext(conn, http.MethodGet, target, nil)
 	r.RemoteAddr = "127.0.0.1:40000"
 	r.Header.Set("User-Agent", "wrk")
 	if cookie != "" {
@@ -135,6 +137,13 @@ func request(target, cookie string, forwardAuth bool) *http.Request {
 		r.Header.Set("X-Forwarded-Uri", "/app/page?x=1")
 	}
 	return r
+}
+
+// onConnection is the context http.Server gives the requests of one
+// connection to gw (its ConnContext): requests made with it are a
+// keep-alive connection's, as wrk's are.
+func onConnection(gw *proxy.Gateway) context.Context {
+	return gw.ConnContext(context.Background(), nil)
 }
 
 func serve(b *testing.B, h http.Handler, mk func() *http.Request, want int) {
@@ -150,7 +159,8 @@ func serve(b *testing.B, h http.Handler, mk func() *http.Request, want int) {
 }
 
 // BenchmarkProxy is one authenticated proxied request (cookie session)
-// through gatehouse, and through the bare tuned ReverseProxy of bench/run.sh.
+// through gatehouse, and through the bare tuned ReverseProxy of bench/run.sh,
+// each request on the same keep-alive connection.
 func BenchmarkProxy(b *testing.B) {
 	up := upstream(b)
 	cfg := gatewayConfig(b, up.URL)
@@ -164,30 +174,36 @@ func BenchmarkProxy(b *testing.B) {
 			pr.SetURL(target)
 			pr.SetXForwarded()
 		}}
-		serve(b, rp, func() *http.Request { return request("http://127.0.0.1:4180/app/page", cookie, false) }, http.StatusOK)
+		serve(b, rp, func() *http.Request {
+			return request(context.Background(), "http://127.0.0.1:4180/app/page", cookie, false)
+		}, http.StatusOK)
 	})
 	for _, l := range loggers {
 		b.Run("gatehouse/"+l.name, func(b *testing.B) {
 			gw, _ := newGateway(b, cfg, l.new())
-			serve(b, gw, func() *http.Request { return request("http://127.0.0.1:4180/app/page", cookie, false) }, http.StatusOK)
+			conn := onConnection(gw)
+			serve(b, gw, func() *http.Request { return request(conn, "http://127.0.0.1:4180/app/page", cookie, false) }, http.StatusOK)
 		})
 	}
 }
 
 // BenchmarkForwardAuth is one forward-auth answer with a valid cookie, and
-// the bare 202 handler.
+// the bare 202 handler, each request on the same keep-alive connection.
 func BenchmarkForwardAuth(b *testing.B) {
 	cfg := gatewayConfig(b, "http://127.0.0.1:1")
 	_, cookieStore := newGateway(b, cfg, loggers[1].new())
 	cookie := typicalCookie(b, cookieStore)
 	b.Run("bare", func(b *testing.B) {
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) })
-		serve(b, h, func() *http.Request { return request("http://127.0.0.1:4180/oauth2/auth", cookie, true) }, http.StatusAccepted)
+		serve(b, h, func() *http.Request {
+			return request(context.Background(), "http://127.0.0.1:4180/oauth2/auth", cookie, true)
+		}, http.StatusAccepted)
 	})
 	for _, l := range loggers {
 		b.Run("gatehouse/"+l.name, func(b *testing.B) {
 			gw, _ := newGateway(b, cfg, l.new())
-			serve(b, gw, func() *http.Request { return request("http://127.0.0.1:4180/oauth2/auth", cookie, true) }, http.StatusAccepted)
+			conn := onConnection(gw)
+			serve(b, gw, func() *http.Request { return request(conn, "http://127.0.0.1:4180/oauth2/auth", cookie, true) }, http.StatusAccepted)
 		})
 	}
 }
@@ -196,7 +212,8 @@ func BenchmarkForwardAuth(b *testing.B) {
 func BenchmarkAnonymous(b *testing.B) {
 	cfg := gatewayConfig(b, "http://127.0.0.1:1")
 	gw, _ := newGateway(b, cfg, loggers[0].new())
-	serve(b, gw, func() *http.Request { return request("http://127.0.0.1:4180/app/page", "", false) }, http.StatusFound)
+	conn := onConnection(gw)
+	serve(b, gw, func() *http.Request { return request(conn, "http://127.0.0.1:4180/app/page", "", false) }, http.StatusFound)
 }
 
 // BenchmarkCookieLoad is the session decode alone: parse the Cookie header,
@@ -204,7 +221,7 @@ func BenchmarkAnonymous(b *testing.B) {
 func BenchmarkCookieLoad(b *testing.B) {
 	cfg := gatewayConfig(b, "http://127.0.0.1:1")
 	_, store := newGateway(b, cfg, loggers[1].new())
-	r := request("http://127.0.0.1:4180/app/page", typicalCookie(b, store), false)
+	r := request(context.Background(), "http://127.0.0.1:4180/app/page", typicalCookie(b, store), false)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := store.Load(r); err != nil {
