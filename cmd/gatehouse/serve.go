@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/app"
+	"github.com/gatehouse-dev/gatehouse/internal/gctune"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -88,6 +89,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // within server.shutdown_timeout. SIGHUP calls reload. ready, when non-nil,
 // receives the bound address once the listener is up.
 func serve(ctx context.Context, cfg *config.Config, a *app.App, log *slog.Logger, reload func(), ready chan<- string) error {
+	defer gctune.Start().Stop() // see internal/gctune; an explicit GOGC turns it off
 	srv := a.Server(cfg, log)
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {

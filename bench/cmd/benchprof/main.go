@@ -21,6 +21,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/app"
+	"github.com/gatehouse-dev/gatehouse/internal/gctune"
 )
 
 func main() {
@@ -48,6 +49,7 @@ func run(cfgPath, pprofAddr string) error {
 		return err
 	}
 	defer a.Close()
+	defer gctune.Start().Stop() // as `gatehouse serve` runs
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
