@@ -30,6 +30,7 @@ targets=(
   "./proxy FuzzOriginalRequest"
   "./forwarded FuzzClientIP"
   "./headers FuzzIsReserved"
+  "./internal/jsonlog FuzzSameStringsAsSlog"
   "./config FuzzParse"
   "./bearer FuzzVerify"
 )
