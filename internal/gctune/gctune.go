@@ -24,7 +24,8 @@ import (
 	"sync"
 )
 
-// Floor is the least heap growth allowed between collections.
+// Floor is the headroom: the heap may grow by this much, or by as much as
+// is live if that is more, between collections.
 const Floor = 16 << 20
 
 // minHeap is the runtime's least heap goal at GOGC=100. It scales with the
@@ -34,10 +35,11 @@ const minHeap = 4 << 20
 // maxPercent bounds the percentage whatever the floor.
 const maxPercent = 1000
 
-// Percent is the GOGC that lets a heap with live bytes live grow by
-// max(live, floor) before the next collection (by floor - live, at least,
-// while the live heap is under the runtime's 4 MiB minimum, which the
-// percentage scales too).
+// Percent is the GOGC for a live heap of live bytes that puts the next
+// collection where the heap has grown by max(live, floor). While the live
+// heap is under 4 MiB the runtime's minimum goal, which the percentage
+// scales too, decides instead: the heap then reaches floor (or 5× live,
+// if more) before a collection.
 func Percent(live, floor uint64) int {
 	base := max(live, minHeap)
 	p := floor * 100 / base
