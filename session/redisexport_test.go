@@ -4,7 +4,6 @@ package session
 // and tests that drive localCache from inside.
 
 import (
-	"log/slog"
 	"testing"
 	"time"
 
@@ -76,9 +75,7 @@ func TestLocalCachePendingEntry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newLocalCache(time.Minute, nil, slog.New(slog.DiscardHandler))
-			c.launched.Store(true) // no watcher: the test plays it
-			c.setHealthy(true)
+			c := playedCache()
 			sess := &Session{ID: tk.id, Identity: &identity.Identity{Subject: "s"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 			tok := c.begin()
 			if tt.before != nil {

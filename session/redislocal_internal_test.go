@@ -88,9 +88,7 @@ func TestLocalCacheRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newLocalCache(time.Minute, nil, slog.New(slog.DiscardHandler))
-			c.launched.Store(true) // no watcher: the test plays it
-			c.setHealthy(true)
+			c := playedCache()
 			at, tk := tt.run(c)
 			got, ok := c.get(tk, at)
 			if ok != tt.want {
@@ -107,4 +105,13 @@ func TestLocalCacheRules(t *testing.T) {
 	if newLocalCache(0, nil, nil) != nil {
 		t.Error("local_cache 0 built a cache")
 	}
+}
+
+// playedCache is a healthy local cache (1 minute) without a watcher: the
+// test plays the watcher's part.
+func playedCache() *localCache {
+	c := newLocalCache(time.Minute, nil, slog.New(slog.DiscardHandler))
+	c.launched.Store(true)
+	c.setHealthy(true)
+	return c
 }
