@@ -77,12 +77,33 @@ func IsReserved(k string) bool {
 	default:
 		return false
 	}
-	// Usual case, every header net/http accepts: a name of letters, digits,
-	// '-' and '_', normalised into a stack buffer (no allocation; the map
-	// lookup of string(bytes) does not copy).
-	var buf [48]byte // longer than every reserved name
-	if len(k) > len(buf) {
+	var buf nameBuf
+	n, ok := buf.normalise(k)
+	if !ok {
 		return isReservedSlow(k)
+	}
+	return reservedHeaders[string(n)] || bytes.HasPrefix(n, authRequestPrefix)
+}
+
+var authRequestPrefix = []byte("x-auth-request-")
+
+// isReservedSlow is IsReserved for any spelling, by the definition.
+func isReservedSlow(k string) bool {
+	n := normaliseHeaderName(k)
+	return reservedHeaders[n] || strings.HasPrefix(n, "x-auth-request-")
+}
+
+// nameBuf holds a normalised header name on the stack.
+type nameBuf [48]byte // longer than every name the sets here hold
+
+// normalise is normaliseHeaderName for the usual case, every name net/http
+// accepts (letters, digits, '-', '_'), without allocating: the result is
+// in b, and a map lookup of string(result) does not copy. It returns false
+// for anything else (blanks, non-ASCII bytes, names longer than b), which
+// needs normaliseHeaderName.
+func (b *nameBuf) normalise(k string) ([]byte, bool) {
+	if len(k) > len(b) {
+		return nil, false
 	}
 	for i := 0; i < len(k); i++ {
 		c := k[i]
@@ -93,20 +114,20 @@ func IsReserved(k string) bool {
 		case c == '_':
 			c = '-'
 		default:
-			return isReservedSlow(k)
+			return nil, false
 		}
-		buf[i] = c
+		b[i] = c
 	}
-	n := buf[:len(k)]
-	return reservedHeaders[string(n)] || bytes.HasPrefix(n, authRequestPrefix)
+	return b[:len(k)], true
 }
 
-var authRequestPrefix = []byte("x-auth-request-")
-
-// isReservedSlow is IsReserved for any spelling, by the definition.
-func isReservedSlow(k string) bool {
-	n := normaliseHeaderName(k)
-	return reservedHeaders[n] || strings.HasPrefix(n, "x-auth-request-")
+// normalisedIn reports whether k, normalised, is in set.
+func normalisedIn(set map[string]bool, k string) bool {
+	var buf nameBuf
+	if n, ok := buf.normalise(k); ok {
+		return set[string(n)]
+	}
+	return set[normaliseHeaderName(k)]
 }
 
 // Strip deletes every client-sent identity header (any spelling) from h.
@@ -235,19 +256,13 @@ var requestOverridesCanonical = func() map[string]bool {
 // trusted proxy, and request overrides always.
 func StripForwarding(h http.Header, trusted bool) {
 	for k := range h {
-		var n string
-		if !strings.ContainsAny(k, "_ \t") && textproto.CanonicalMIMEHeaderKey(k) == k {
-			if trusted {
-				if requestOverridesCanonical[k] {
-					delete(h, k)
-				}
-				continue
+		if trusted && !strings.ContainsAny(k, "_ \t") && textproto.CanonicalMIMEHeaderKey(k) == k {
+			if requestOverridesCanonical[k] {
+				delete(h, k)
 			}
-			n = strings.ToLower(k)
-		} else {
-			n = normaliseHeaderName(k)
+			continue
 		}
-		if forwardingHeaders[n] {
+		if normalisedIn(forwardingHeaders, k) {
 			delete(h, k)
 		}
 	}

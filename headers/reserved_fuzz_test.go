@@ -2,11 +2,12 @@ package headers
 
 import "testing"
 
-// FuzzIsReserved holds IsReserved's fast paths to the definition: the name
-// normalised (trimmed, lower case, '_' as '-') is reserved.
+// FuzzIsReserved holds the allocation-free name normalisation to the
+// definition (trimmed, lower case, '_' as '-'): for IsReserved, and for the
+// forwarding-header lookup StripForwarding makes.
 func FuzzIsReserved(f *testing.F) {
 	for _, k := range []string{
-		"X-Forwarded-Email", "x_forwarded_email", " X-Forwarded-Email\t", "\u00a0X-Forwarded-User", "\u0085x-user",
+		"X-Forwarded-Email", "x_forwarded_email", " X-Forwarded-Email\t", "\u00a0X-Forwarded-User", "x_real_ip", " Forwarded", "X-FORWARDED-FOR", "\u0085x-user",
 		"X-Auth-Request-Anything", "X-AUTH-REQUEST-", "Remote-User", "REMOTE_USER\v", "X-Forwarded-For", "Accept",
 		"X-Forwarded-Email\u00a0", "x-gatehouse-assertion", "X-Auth-Request-" + "averyveryveryverylongsuffixbeyondthebuffer",
 		"", "x", "Ẋ-User", "X-Us\xffer",
@@ -16,6 +17,9 @@ func FuzzIsReserved(f *testing.F) {
 	f.Fuzz(func(t *testing.T, k string) {
 		if got, want := IsReserved(k), isReservedSlow(k); got != want {
 			t.Fatalf("IsReserved(%q) = %v, definition says %v", k, got, want)
+		}
+		if got, want := normalisedIn(forwardingHeaders, k), forwardingHeaders[normaliseHeaderName(k)]; got != want {
+			t.Fatalf("normalisedIn(forwardingHeaders, %q) = %v, definition says %v", k, got, want)
 		}
 	})
 }
