@@ -232,9 +232,9 @@ func (v *checker) redis(r Redis) {
 		v.add("session.redis.db", "must not be negative")
 	}
 	if lc := r.LocalCacheOrDefault(); lc < 0 {
-		v.add("session.redis.local_cache", "must not be negative (0 turns the local session cache off)")
+		v.add("session.redis.local_cache", "must not be negative (0s turns the local session cache off)")
 	} else if lc > maxRedisLocalCache {
-		v.add("session.redis.local_cache", "must be at most %v: it bounds how long a replica may miss a change made to Redis outside gatehouse (0 turns the cache off)", maxRedisLocalCache)
+		v.add("session.redis.local_cache", "must be at most %v: it bounds how long a replica may miss a change made to Redis outside gatehouse (0s turns the cache off)", maxRedisLocalCache)
 	}
 }
 

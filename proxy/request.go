@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/forwarded"
 	"github.com/gatehouse-dev/gatehouse/headers"
 	"net"
 	"net/http"
@@ -102,8 +103,9 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) error {
 	case policy.Forbid:
 		return errForbidden
 	}
-	scheme := st.trusted.Scheme(r)
-	pc := &proxyContext{gw: g, who: who, sess: sess, path: path, scheme: scheme, trusted: st.trusted.PeerTrusted(r), bearer: auditOf(r.Context()).bearer, upstream: up.name()}
+	trusted := st.trusted.PeerTrusted(r)
+	scheme := forwarded.SchemeOf(r, trusted)
+	pc := &proxyContext{gw: g, who: who, sess: sess, path: path, scheme: scheme, trusted: trusted, bearer: auditOf(r.Context()).bearer, upstream: up.name()}
 	if id != nil {
 		pc.assertion = g.assertionFor(r, id, sess, host)
 	}
