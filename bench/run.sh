@@ -2,7 +2,7 @@
 # bench/run.sh: gatehouse side by side with bare Go baselines, on loopback,
 # driven by wrk (issue 4). One command:
 #
-#   bench/run.sh            full run (~4 min on 2 cores): 5 s runs, 3 rounds, 16 and 64 connections
+#   bench/run.sh            full run (~6 min on 2 cores): 5 s runs, 3 rounds, 16 and 64 connections
 #   bench/run.sh --quick    a few seconds: proves the harness works (CI)
 #   bench/run.sh --record   full run, and also copy the report to bench/RESULTS.md
 #
@@ -12,14 +12,16 @@
 # gatehouse with cookie sessions, Redis sessions and bearer JWTs; signs in
 # over HTTP with curl as a local user with five groups; then
 # bench/cmd/benchdrive drives every target with wrk, interleaved
-# A, B, C, A, B, C … per round, and writes medians with ratios to the bare
-# baselines of the same run to bench/results/latest.md (raw runs in
-# bench/results/raw.tsv).
+# A, B, C, A, B, C … per round, then the proxying group once more at equal
+# load (a think time per request) for latency, and writes medians with
+# ratios to the bare baselines of the same run to bench/results/latest.md
+# (raw runs in bench/results/raw.tsv).
 #
 # Environment overrides: BENCH_DURATION (5s), BENCH_ROUNDS (3),
 # BENCH_CONNS ("16 64"), BENCH_THREADS (2), BENCH_WARMUP (1s),
-# BENCH_SESSIONS (10000), BENCH_LOG_LEVEL (info: one access line per request,
-# as shipped), BENCH_KEEP_WORK=1 keeps the scratch directory.
+# BENCH_SESSIONS (10000), BENCH_PACED_MS (1: think time per request in the
+# equal-load runs), BENCH_LOG_LEVEL (info: one access line per request, as
+# shipped), BENCH_KEEP_WORK=1 keeps the scratch directory.
 #
 # Needs wrk and redis-server (Debian packages; scripts/peers.sh installs
 # them), curl and go. No root. Every process it starts is stopped on exit.
@@ -43,6 +45,7 @@ CONNS=${BENCH_CONNS:-16 64}
 THREADS=${BENCH_THREADS:-2}
 WARMUP=${BENCH_WARMUP:-1s}
 MEM_N=${BENCH_SESSIONS:-10000}
+PACED_MS=${BENCH_PACED_MS:-1}
 MEM_DURATION=5s
 if [ "$QUICK" = 1 ]; then
   DURATION=1s ROUNDS=1 CONNS=16 WARMUP="" MEM_N=500 MEM_DURATION=1s
@@ -162,6 +165,7 @@ cat >"$WORK/spec.json" <<EOF
         "pid": ${PID[gh-cookie]}, "headers": [], "expect": 302}
      ]}
   ],
+  "paced": {"group": "proxying", "conns": 16, "think_ms": $PACED_MS},
   "memory": {"name": "gatehouse proxy, cookie session (fresh instance)", "url": "http://127.0.0.1:$P_GHM$PATH_UNDER_TEST",
              "pid": ${PID[gh-mem]}, "warm_headers": [$(json_str "Cookie: $COOKIE")],
              "sessions": $(json_str "$WORK/sessions.txt"), "n": $MEM_N, "duration": "$MEM_DURATION",

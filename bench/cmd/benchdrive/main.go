@@ -21,6 +21,8 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -38,6 +40,7 @@ type Spec struct {
 	Out      string   `json:"out"` // Markdown report
 	Raw      string   `json:"raw"` // every run, tab-separated
 	Groups   []Group  `json:"groups"`
+	Paced    *Paced   `json:"paced"`
 	Memory   *Memory  `json:"memory"`
 	Cookie   *Cookie  `json:"cookie"`
 	Skipped  []Skip   `json:"skipped"`
@@ -68,6 +71,17 @@ type Target struct {
 type Goal struct {
 	RPSMin float64 `json:"rps_min"` // req/s ≥ RPSMin × baseline
 	P99Max float64 `json:"p99_max"` // p99 ≤ P99Max × baseline (0 = no goal)
+}
+
+// Paced drives one group once more with a think time between a connection's
+// requests, so that every target carries about the same request rate. wrk
+// keeps every connection busy, so in the main runs a faster server also takes
+// more of the cores that wrk and the upstream need; at equal load the p99
+// compares the servers' own latency. Informative: no target is judged on it.
+type Paced struct {
+	Group   string `json:"group"` // a group's Name
+	Conns   int    `json:"conns"`
+	ThinkMS int    `json:"think_ms"` // wrk's delay() before each request, per connection
 }
 
 // Memory is the many-sessions test: RSS before and after N distinct sessions.
@@ -161,13 +175,16 @@ func run(ctx context.Context, specPath string, stdout io.Writer) error {
 					}
 					fmt.Fprintf(os.Stderr, "round %d  %-40s c=%-3d %9.0f req/s  p50 %7.0f µs  p99 %7.0f µs  cpu %5.1f µs/req  rss %5.1f MiB  bg %.2f cores%s\n",
 						round+1, t.Name, conns, s.RPS, s.P50, s.P99, s.CPUPerReq, mib(s.PeakRSS), s.Background, s.warning())
-					fmt.Fprintf(raw, "%s\t%s\t%d\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%d\t%d\t%d\t%.3f\n",
-						g.Name, t.Name, conns, round+1, s.Requests, s.RPS, s.P50, s.P99, s.CPUPerReq, s.PeerCPUPerReq, s.PeakRSS, s.StatusErrors, s.SocketErrors, s.Background)
+					writeRaw(raw, g.Name, t.Name, conns, round+1, s)
 					k := key{gi, ti, conns}
 					res[k] = append(res[k], s)
 				}
 			}
 		}
+	}
+	paced, err := w.paced(spec, raw)
+	if err != nil {
+		return err
 	}
 	var mem *memResult
 	if spec.Memory != nil {
@@ -177,7 +194,7 @@ func run(ctx context.Context, specPath string, stdout io.Writer) error {
 		}
 		mem = &m
 	}
-	report := render(spec, res, mem, machine(spec.Revision), time.Since(start))
+	report := render(spec, res, paced, mem, machine(spec.Revision), time.Since(start))
 	fmt.Fprint(stdout, report)
 	if spec.Out != "" {
 		if err := os.WriteFile(spec.Out, []byte(report), 0o644); err != nil {
@@ -190,6 +207,43 @@ func run(ctx context.Context, specPath string, stdout io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// writeRaw adds one run to the tab-separated record.
+func writeRaw(raw io.Writer, group, target string, conns, round int, s Sample) {
+	fmt.Fprintf(raw, "%s\t%s\t%d\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%d\t%d\t%d\t%.3f\n",
+		group, target, conns, round, s.Requests, s.RPS, s.P50, s.P99, s.CPUPerReq, s.PeerCPUPerReq, s.PeakRSS, s.StatusErrors, s.SocketErrors, s.Background)
+}
+
+// paced runs spec.Paced, if any: its group's targets interleaved over the
+// rounds as in the main runs. Results are keyed by target index in the
+// group, with the group's index and the connection count.
+func (w wrk) paced(spec Spec, raw io.Writer) (results, error) {
+	p := spec.Paced
+	if p == nil {
+		return nil, nil
+	}
+	gi := slices.IndexFunc(spec.Groups, func(g Group) bool { return g.Name == p.Group })
+	if gi < 0 || p.Conns < 1 || p.ThinkMS < 1 {
+		return nil, fmt.Errorf("spec: paced needs a group of the spec (got %q), conns and think_ms", p.Group)
+	}
+	g := spec.Groups[gi]
+	name := fmt.Sprintf("%s, paced %d ms", g.Name, p.ThinkMS)
+	res := results{}
+	for round := range spec.Rounds {
+		for ti, t := range append([]Target{g.Baseline}, g.Subjects...) {
+			s, err := w.measure(t, p.Conns, spec.Duration, "BENCH_THINK_MS="+strconv.Itoa(p.ThinkMS))
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(os.Stderr, "paced %d  %-40s c=%-3d %9.0f req/s  p50 %7.0f µs  p99 %7.0f µs  cpu %5.1f µs/req%s\n",
+				round+1, t.Name, p.Conns, s.RPS, s.P50, s.P99, s.CPUPerReq, s.warning())
+			writeRaw(raw, name, t.Name, p.Conns, round+1, s)
+			k := key{gi, ti, p.Conns}
+			res[k] = append(res[k], s)
+		}
+	}
+	return res, nil
 }
 
 // precheck makes one request as wrk will and insists on the expected status,

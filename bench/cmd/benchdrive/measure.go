@@ -48,9 +48,9 @@ type wrk struct {
 
 // measure runs wrk against t for d with conns connections and accounts the
 // server's CPU time and peak RSS over exactly that run.
-func (w wrk) measure(t Target, conns int, d string) (Sample, error) {
+func (w wrk) measure(t Target, conns int, d string, env ...string) (Sample, error) {
 	return w.run(t.Name, t.URL, t.PID, t.PeerPID, conns, w.threads, d, "headers.lua",
-		"BENCH_HEADERS="+strings.Join(t.Headers, "\n"))
+		append(env, "BENCH_HEADERS="+strings.Join(t.Headers, "\n"))...)
 }
 
 func (w wrk) run(name, url string, pid, peer, conns, threads int, d, script string, env ...string) (Sample, error) {

@@ -56,7 +56,7 @@ var (
 	bgLoad  = func(s Sample) float64 { return s.Background }
 )
 
-func render(spec Spec, res results, mem *memResult, host string, took time.Duration) string {
+func render(spec Spec, res, paced results, mem *memResult, host string, took time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# gatehouse load harness results\n\n")
 	fmt.Fprintf(&b, "%s — %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), host)
@@ -95,6 +95,7 @@ func render(spec Spec, res results, mem *memResult, host string, took time.Durat
 		}
 	}
 	renderGoals(&b, spec, res)
+	renderPaced(&b, spec, paced)
 	renderSizes(&b, spec, mem)
 	if len(spec.Skipped) > 0 {
 		fmt.Fprintf(&b, "\n## Not measured\n\n")
@@ -125,6 +126,40 @@ func notes(t Target, ss []Sample) string {
 		n = append(n, fmt.Sprintf("**%d error statuses, %d socket errors**", st, so))
 	}
 	return strings.Join(n, "; ")
+}
+
+// renderPaced reports the paced runs: each target's latency at about the same
+// request rate as its baseline's.
+func renderPaced(b *strings.Builder, spec Spec, res results) {
+	p := spec.Paced
+	if p == nil || len(res) == 0 {
+		return
+	}
+	gi := slices.IndexFunc(spec.Groups, func(g Group) bool { return g.Name == p.Group })
+	g := spec.Groups[gi]
+	fmt.Fprintf(b, "\n## Latency at equal load (%s, %d connections, %d ms think time)\n\n", g.Name, p.Conns, p.ThinkMS)
+	fmt.Fprintf(b, "Each connection waits %d ms (wrk's `delay()`) before each request, so every target serves about the "+
+		"same request rate (see × bare) and leaves the same CPU to wrk and the upstream. The runs above keep every "+
+		"connection busy instead, so there a faster server also takes more of the cores that wrk and the upstream need, "+
+		"and its p99 is partly theirs. Not one of issue 4's targets; it shows what the p99 ratio above is made of.\n\n", p.ThinkMS)
+	fmt.Fprintln(b, "| mode | req/s | × bare | p50 | p99 | p99 × bare | CPU/req |")
+	fmt.Fprintln(b, "|---|---:|---:|---:|---:|---:|---:|")
+	base := res[key{gi, 0, p.Conns}]
+	for ti, t := range append([]Target{g.Baseline}, g.Subjects...) {
+		ss := res[key{gi, ti, p.Conns}]
+		if len(ss) == 0 {
+			continue
+		}
+		name, rr, pr := t.Name, "1", "1"
+		if ti > 0 {
+			rr = fmt.Sprintf("%.2f", ratio(ss, base, rps))
+			pr = fmt.Sprintf("**%.2f**", ratio(ss, base, p99))
+		} else {
+			name = "*" + name + "*"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %.1f µs |\n",
+			name, thousands(medianOf(ss, rps)), rr, dur(medianOf(ss, p50)), dur(medianOf(ss, p99)), pr, medianOf(ss, cpu))
+	}
 }
 
 // renderGoals compares the medians with issue 4's targets.

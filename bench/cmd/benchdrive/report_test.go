@@ -3,7 +3,9 @@ package main
 import (
 	"math"
 	"os"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseWrk(t *testing.T) {
@@ -107,5 +109,37 @@ func TestProcReaders(t *testing.T) {
 	}
 	if _, err := systemBusyTicks(); err != nil {
 		t.Errorf("systemBusyTicks: %v", err)
+	}
+}
+
+// TestRenderPaced checks that the paced section pairs each target with the
+// group's baseline and names the pacing, and that it is absent without runs.
+func TestRenderPaced(t *testing.T) {
+	spec := Spec{
+		Groups: []Group{
+			{Name: "own answers", Baseline: Target{Name: "bare 202"}},
+			{Name: "proxying", Baseline: Target{Name: "bare proxy"}, Subjects: []Target{{Name: "gatehouse proxy"}}},
+		},
+		Paced: &Paced{Group: "proxying", Conns: 16, ThinkMS: 1},
+	}
+	paced := results{
+		{1, 0, 16}: {{RPS: 8000, P50: 600, P99: 2000}, {RPS: 8000, P50: 600, P99: 2500}},
+		{1, 1, 16}: {{RPS: 7900, P50: 650, P99: 2200}, {RPS: 8100, P50: 650, P99: 2500}},
+	}
+	got := render(spec, results{}, paced, nil, "host", time.Second)
+	for _, want := range []string{
+		"## Latency at equal load (proxying, 16 connections, 1 ms think time)",
+		"| *bare proxy* | 8,000 | 1 | 600 µs | 2.25 ms | 1 |",
+		"| gatehouse proxy | 8,000 | 1.00 | 650 µs | 2.35 ms | **1.05** |", // p99 ratios 1.1 and 1.0
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "bare 202") {
+		t.Errorf("the paced section reports a group that was not paced:\n%s", got)
+	}
+	if got := render(spec, results{}, nil, nil, "host", time.Second); strings.Contains(got, "equal load") {
+		t.Errorf("no paced runs, yet a paced section:\n%s", got)
 	}
 }
