@@ -9,7 +9,7 @@
 #   FUZZMINIMIZETIME=1s   bound on minimising each new input (go's default is 60s,
 #                         which would eat the whole budget on the larger inputs)
 #
-# Eleven targets at the defaults take about two minutes on two cores. A failing
+# Fourteen targets at the defaults take about two and a half minutes on two cores. A failing
 # input is written to <package>/testdata/fuzz/<Target>/; `go test ./<package>`
 # replays it. Commit it with the fix, so it stays a regression test.
 set -euo pipefail
@@ -31,6 +31,7 @@ targets=(
   "./forwarded FuzzClientIP"
   "./headers FuzzIsReserved"
   "./internal/jsonlog FuzzSameStringsAsSlog"
+  "./internal/jsonlog FuzzAppendTime"
   "./config FuzzParse"
   "./bearer FuzzVerify"
 )
