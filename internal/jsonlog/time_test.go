@@ -20,7 +20,7 @@ func TestAppendTimeMatchesRFC3339Nano(t *testing.T) {
 		time.Date(2026, 11, 30, 1, 2, 3, 120_000_000, time.UTC),
 		time.Date(2026, 11, 30, 1, 2, 3, 999_999_999, time.UTC),
 		time.Date(2026, 11, 30, 1, 2, 3, 999_999_999, time.FixedZone("", 5*3600+30*60)),
-		time.Date(2026, 11, 30, 1, 2, 3, 5, time.FixedZone("", -(9*3600 + 30*60 + 12))),
+		time.Date(2026, 11, 30, 1, 2, 3, 5, time.FixedZone("", -(9*3600+30*60+12))),
 		time.Date(2026, 11, 30, 1, 2, 4, 1, time.UTC),
 		dst.Add(-time.Nanosecond).In(ny),
 		dst.In(ny),
