@@ -3,6 +3,7 @@ package jsonlog
 import (
 	"testing"
 	"time"
+	_ "time/tzdata" // the DST case must not depend on the machine's zoneinfo
 )
 
 // appendTime must write exactly what time.RFC3339Nano does: the cache of
