@@ -259,6 +259,32 @@ func checkRulePath(key, v string) error {
 	return nil
 }
 
+// HostMatcher matches a request's host as a rule's host criterion does (see
+// Decide): exactly, or "*.example.com" for any subdomain of example.com at a
+// label boundary; the request's port counts only if the pattern names one.
+// The proxy routes to upstreams with it, so that an upstream's host and a
+// rule's host mean the same thing.
+type HostMatcher struct{ p hostPattern }
+
+// NewHostMatcher compiles "host", "host:port", "*.suffix" or "*.suffix:port".
+func NewHostMatcher(h string) (HostMatcher, error) {
+	p, err := compileHost(h)
+	return HostMatcher{p}, err
+}
+
+// Match reports whether hostport, a CanonicalHost value, matches.
+func (m HostMatcher) Match(hostport string) bool {
+	host, port := splitHostPort(hostport)
+	return m.p.matches(host, port)
+}
+
+// Wildcard reports whether m is a "*.suffix" pattern, and Len the length of
+// its host name (the suffix's, with its leading dot, for a wildcard): with
+// them a router can put exact hosts before wildcards and longer suffixes
+// before shorter ones.
+func (m HostMatcher) Wildcard() bool { return m.p.wildcard }
+func (m HostMatcher) Len() int       { return len(m.p.name) }
+
 // compileHost parses "host", "host:port", "*.suffix" or "*.suffix:port".
 func compileHost(h string) (hostPattern, error) {
 	c := CanonicalHost(h)

@@ -25,13 +25,19 @@ func spellings(h string) []string {
 // would canonicalise them), and returns the response.
 func rawGet(t *testing.T, addr, path string, headers [][2]string) *http.Response {
 	t.Helper()
+	return rawRequest(t, addr, addr, path, headers)
+}
+
+// rawRequest is rawGet with any Host header.
+func rawRequest(t *testing.T, addr, host, path string, headers [][2]string) *http.Response {
+	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
 	var b strings.Builder
-	b.WriteString("GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nConnection: close\r\n")
+	b.WriteString("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n")
 	for _, h := range headers {
 		b.WriteString(h[0] + ": " + h[1] + "\r\n")
 	}

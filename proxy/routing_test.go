@@ -47,6 +47,54 @@ func TestRoutingByHostAndLongestPath(t *testing.T) {
 	}
 }
 
+// Upstream hosts match as rule hosts do: "*.example.test" is any subdomain at
+// a label boundary, never the apex; an exact host wins over a wildcard and a
+// longer suffix over a shorter one, before the path is compared.
+func TestRoutingByWildcardHost(t *testing.T) {
+	named := func(name string) string {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, name+":"+r.URL.Path) }))
+		t.Cleanup(s.Close)
+		return s.URL
+	}
+	e := newEnv(t, envOptions{
+		rules: "  - {name: public, prefix: /, allow: public}\n",
+		upstreams: fmt.Sprintf("  - {host: '*.example.test', path: /, url: %q}\n  - {host: app.example.test, path: /, url: %q}\n"+
+			"  - {host: '*.deep.example.test', path: /x/, url: %q}\n",
+			named("wild"), named("app"), named("deep")),
+	})
+	addr := strings.TrimPrefix(e.srv.URL, "http://")
+	tests := []struct {
+		host, path string
+		want       string // body, or "404"
+	}{
+		{"app.example.test", "/a", "app:/a"},
+		{"api.example.test", "/a", "wild:/a"},
+		{"API.Example.TEST.:8443", "/a", "wild:/a"},
+		{"a.b.example.test", "/a", "wild:/a"},
+		{"x.deep.example.test", "/x/1", "deep:/x/1"},
+		{"x.deep.example.test", "/y", "wild:/y"},
+		{"deep.example.test", "/x/1", "wild:/x/1"},
+		{"example.test", "/a", "404"},
+		{"evilexample.test", "/a", "404"},
+		{"app.example.test.evil", "/a", "404"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host+tt.path, func(t *testing.T) {
+			resp := rawRequest(t, addr, tt.host, tt.path, nil)
+			got := body(t, resp)
+			if tt.want == "404" {
+				if resp.StatusCode != http.StatusNotFound {
+					t.Fatalf("status %d (%q), want 404", resp.StatusCode, got)
+				}
+				return
+			}
+			if resp.StatusCode != http.StatusOK || got != tt.want {
+				t.Fatalf("got %d %q, want 200 %q", resp.StatusCode, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestSlowUpstreamIs504(t *testing.T) {
 	release := make(chan struct{})
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

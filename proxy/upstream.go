@@ -17,13 +17,14 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/metrics"
+	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/session"
 )
 
 // upstream is one configured backend with its own ReverseProxy.
 type upstream struct {
-	host   string // "" = any host
-	path   string // prefix, "/" = all
+	host   *policy.HostMatcher // nil = any host
+	path   string              // prefix, "/" = all
 	cfg    config.Upstream
 	target *url.URL
 	proxy  http.Handler
@@ -38,8 +39,9 @@ func (up *upstream) name() string {
 	return up.target.Host
 }
 
-// upstreams picks the upstream for a request: the longest host+path match,
-// a specific host before the any-host entries.
+// upstreams picks the upstream for a request: by host first (an exact host,
+// then wildcards, the longest suffix first, then the any-host entries), then
+// the longest path prefix. Hosts match as in rules (policy.HostMatcher).
 type upstreams struct {
 	list []*upstream
 }
@@ -70,7 +72,14 @@ func newUpstreams(cfg *config.Config, demo http.Handler) (*upstreams, error) {
 		if err != nil || target.Host == "" || (target.Scheme != "http" && target.Scheme != "https") {
 			return nil, fmt.Errorf("proxy: upstreams[%d].url %q is not an absolute http(s) URL", i, uc.URL)
 		}
-		up := &upstream{host: strings.ToLower(uc.Host), path: uc.Path, cfg: uc, target: target}
+		up := &upstream{path: uc.Path, cfg: uc, target: target}
+		if uc.Host != "" {
+			m, err := policy.NewHostMatcher(uc.Host)
+			if err != nil {
+				return nil, fmt.Errorf("proxy: upstreams[%d].host: %w", i, err)
+			}
+			up.host = &m
+		}
 		if up.path == "" {
 			up.path = "/"
 		}
@@ -93,12 +102,25 @@ func newUpstreams(cfg *config.Config, demo http.Handler) (*upstreams, error) {
 	}
 	sort.SliceStable(u.list, func(a, b int) bool {
 		x, y := u.list[a], u.list[b]
-		if (x.host != "") != (y.host != "") {
-			return x.host != ""
+		if hx, hy := hostRank(x.host), hostRank(y.host); hx != hy {
+			return hx > hy
 		}
 		return len(x.path) > len(y.path)
 	})
 	return u, nil
+}
+
+// hostRank orders upstream hosts from the most specific: exact hosts, then
+// wildcards by the length of their suffix, then none.
+func hostRank(m *policy.HostMatcher) int {
+	switch {
+	case m == nil:
+		return 0
+	case m.Wildcard():
+		return 1 + m.Len()
+	default:
+		return 1 << 16 // above any suffix's length (host names are ≤ 253 bytes)
+	}
 }
 
 func newTransport(responseTimeout time.Duration) *http.Transport {
@@ -115,9 +137,8 @@ func newTransport(responseTimeout time.Duration) *http.Transport {
 // match returns the upstream for host (canonical, may carry a port) and a
 // normalised path, or nil: an unknown host is never sent to a default upstream.
 func (u *upstreams) match(host, path string) *upstream {
-	hostOnly := hostWithoutPort(host)
 	for _, up := range u.list {
-		if up.host != "" && up.host != host && up.host != hostOnly {
+		if up.host != nil && !up.host.Match(host) {
 			continue
 		}
 		if pathHasPrefix(path, up.path) {
