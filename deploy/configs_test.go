@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -98,9 +99,36 @@ func checkGatehouseConfigs(t *testing.T, objs []object, env map[string]string, s
 			t.Errorf("ConfigMap %s: server.trusted_proxies is empty: the ingress's forwarded headers would be ignored", name)
 		}
 		checkListenPort(t, objs, name, cfg.Server.Listen)
+		checkShutdown(t, objs, name, cfg.Server)
 		cfgs = append(cfgs, cfg)
 	}
 	return cfgs
+}
+
+// checkShutdown insists on a rolling update that drops nothing: a
+// shutdown_delay, so that endpoints and ingresses stop routing to the pod
+// (its /ready fails at once) before the listener closes, and a grace period
+// longer than that delay plus the drain, so the kubelet never kills requests
+// in flight.
+func checkShutdown(t *testing.T, objs []object, cm string, srv config.Server) {
+	t.Helper()
+	if srv.ShutdownDelay <= 0 {
+		t.Errorf("ConfigMap %s: server.shutdown_delay is unset: the pod would stop listening while still in the endpoints", cm)
+	}
+	for _, d := range ofKind(objs, "Deployment") {
+		pod := dig(d, "spec", "template", "spec")
+		if container(pod, "gatehouse") == nil {
+			continue
+		}
+		grace := 30 * time.Second // Kubernetes' default
+		if v, ok := dig(pod, "terminationGracePeriodSeconds").(int); ok {
+			grace = time.Duration(v) * time.Second
+		}
+		if need := srv.ShutdownDelay + srv.ShutdownTimeout; grace <= need {
+			t.Errorf("Deployment %s: terminationGracePeriodSeconds %v is not above shutdown_delay + shutdown_timeout (%v)",
+				str(d, "metadata", "name"), grace, need)
+		}
+	}
 }
 
 // scalars lists the scalar values under n (comments excluded).
