@@ -113,10 +113,19 @@ func New(opts Options) (*Gateway, error) {
 	return g, nil
 }
 
-// Reload swaps in a new configuration's rules, upstreams, trusted proxies and
-// redirect allowlist atomically; requests in flight finish with the old ones.
-// Providers and the session store are not reloaded: changing them needs a restart.
+// Reload swaps in a new configuration's rules, roles, upstreams, trusted
+// proxies and redirect allowlist atomically; requests in flight finish with
+// the old ones. Every other setting keeps its running value until a restart
+// (config.Reloadable), and a changed one is logged as waiting for it.
 func (g *Gateway) Reload(cfg *config.Config) error {
+	if running := g.state.Load(); running != nil {
+		merged, restart := config.Reloadable(running.cfg, cfg)
+		if len(restart) > 0 {
+			g.log.Warn("config reload: these settings changed but need a restart; they keep their running values until then",
+				"keys", restart)
+		}
+		cfg = merged
+	}
 	st, err := buildState(cfg, g.opts.Upstream)
 	if err != nil {
 		return err

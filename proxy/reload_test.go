@@ -2,6 +2,8 @@ package proxy_test
 
 import (
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 
@@ -89,5 +91,49 @@ func TestReloadRederivesRolesOfExistingSessions(t *testing.T) {
 	resp = traefik(e, c, "GET", "app.test", "/other")
 	if resp.StatusCode != http.StatusAccepted || resp.Header.Get("X-Auth-Request-Roles") != "devs" {
 		t.Fatalf("after reload: %d roles %q, want devs", resp.StatusCode, resp.Header.Get("X-Auth-Request-Roles"))
+	}
+}
+
+// A reload that changes restart-only settings (here the cookie name and the
+// prefix) keeps their running values everywhere, so the gateway stays
+// consistent with its session store and routes: gatehouse's cookie is still
+// kept from the upstream, and sign-in is still where redirects point. The
+// same file's rules take effect, and the log names the keys that wait.
+func TestReloadKeepsRestartOnlySettings(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.client()
+	e.oidcLogin(c, "/")
+	next := *e.cfg
+	next.Session.Cookie.Name = "_renamed"
+	next.Server.Prefix = "/auth"
+	next.Rules = append([]config.Rule{{Name: "deny-admin", Prefix: "/admin", Deny: true}}, e.cfg.Rules...)
+	if err := e.gw.Reload(&next); err != nil {
+		t.Fatal(err)
+	}
+
+	resp := e.get(c, "/x")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("signed-in request after the reload: %d", resp.StatusCode)
+	}
+	for _, line := range echoed(t, resp).Headers["Cookie"] {
+		if strings.Contains(line, "_gatehouse") {
+			t.Fatalf("the upstream received gatehouse's session cookie: %q", line)
+		}
+	}
+	if resp := e.get(c, "/admin/x"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("the reloaded rule: %d, want 403", resp.StatusCode)
+	}
+	anon := e.client()
+	resp = e.get(anon, "/x", "Accept", "text/html")
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || loc == nil || loc.Path != "/oauth2/sign_in" {
+		t.Fatalf("anonymous: %d to %q, want 302 to the running prefix's /oauth2/sign_in", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp := e.get(anon, loc.RequestURI()); resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign-in page: %d", resp.StatusCode)
+	}
+	logs := e.logs.String()
+	if !strings.Contains(logs, "need a restart") || !strings.Contains(logs, `"server.prefix"`) || !strings.Contains(logs, `"session"`) {
+		t.Fatalf("the log does not name the keys waiting for a restart:\n%s", logs)
 	}
 }
