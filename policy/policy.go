@@ -121,6 +121,14 @@ func New(cfg *config.Config) (*Policy, error) {
 		p.rules = append(p.rules, r)
 		p.src = append(p.src, cloneRule(rc))
 	}
+	// Upstreams are routed by the same normalised path the rules judge, so
+	// an upstream path outside that form would never be chosen; it is
+	// checked here, where `gatehouse check` and start-up both see it.
+	for i, u := range cfg.Upstreams {
+		if err := checkRulePath("path", u.Path); err != nil {
+			bad("upstreams[%d]: %v", i, err)
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

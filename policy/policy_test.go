@@ -36,6 +36,8 @@ func TestNewRejects(t *testing.T) {
 		{"bad host", config.Config{Rules: []config.Rule{{Host: "a.*.example.com", Allow: pub}}}, "host"},
 		{"bad host port", config.Config{Rules: []config.Rule{{Host: "a.example.com:x", Allow: pub}}}, "port"},
 		{"empty role", config.Config{Roles: map[string]config.RoleSpec{"r": {}}}, "roles.r"},
+		{"upstream path not normalised", config.Config{Upstreams: []config.Upstream{{Path: "/a//b"}}}, `upstreams[0]: path "/a//b" is not normalised (write "/a/b")`},
+		{"upstream path escaped unreserved", config.Config{Upstreams: []config.Upstream{{Path: "/", URL: "http://a"}, {Path: "/%7Euser/"}}}, "upstreams[1]: path"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

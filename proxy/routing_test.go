@@ -28,6 +28,10 @@ func TestRoutingByHostAndLongestPath(t *testing.T) {
 	if got := echoed(t, e.get(e.client(), "/api/v1/items")); got.Path != "/v1/items" {
 		t.Fatalf("strip_prefix: upstream saw %q", got.Path)
 	}
+	// "/api/" also takes "/api" itself, as a rule's prefix does.
+	if got := echoed(t, e.get(e.client(), "/api")); got.Path != "/" {
+		t.Fatalf("/api with strip_prefix: upstream saw %q, want /", got.Path)
+	}
 	// The /api prefix is segment-aware: /apix goes to the catch-all (down here).
 	if r := e.get(e.client(), "/apix"); r.StatusCode != http.StatusBadGateway {
 		t.Fatalf("/apix: %d, want 502 from the catch-all upstream", r.StatusCode)

@@ -148,13 +148,14 @@ func (u *upstreams) match(host, path string) *upstream {
 	return nil
 }
 
-// pathHasPrefix is a segment-aware prefix match.
+// pathHasPrefix is a segment-aware prefix match, as a rule's prefix is: "/app"
+// and "/app/" both match "/app", "/app/" and "/app/x", never "/apps".
 func pathHasPrefix(path, prefix string) bool {
 	if prefix == "/" || path == prefix {
 		return true
 	}
 	p := strings.TrimSuffix(prefix, "/")
-	return strings.HasPrefix(path, p) && len(path) > len(p) && path[len(p)] == '/'
+	return strings.HasPrefix(path, p) && (len(path) == len(p) || path[len(p)] == '/')
 }
 
 func (up *upstream) rewrite(cookiePrefix string) func(*httputil.ProxyRequest) {
