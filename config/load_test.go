@@ -101,6 +101,43 @@ rules: [{allow: authenticated}]
 	}
 }
 
+// TestZeroMeansDefault pins what config.example.yaml promises: an explicit 0
+// takes the default wherever the default is not 0, so "refresh_before: 0s"
+// is 5m, never "refresh only once expired"; local_cache is the one key whose
+// 0s means something else (the cache off).
+func TestZeroMeansDefault(t *testing.T) {
+	const session = "session:\n  secrets: [\"" + secret32 + "\"]\n"
+	const providers = "providers: [{id: l, type: local, users_file: u}]\n"
+	tests := []struct {
+		name string
+		src  string
+		got  func(*Config) any
+		want any
+	}{
+		{"session.refresh_before", session + "  refresh_before: 0s\n" + providers,
+			func(c *Config) any { return c.Session.Refresh }, DefaultRefreshBefore},
+		{"session.lifetime", session + "  lifetime: 0s\n" + providers,
+			func(c *Config) any { return c.Session.Lifetime }, DefaultLifetime},
+		{"server.read_timeout", base + "server:\n  read_timeout: 0s\n",
+			func(c *Config) any { return c.Server.ReadTimeout }, DefaultReadTimeout},
+		{"server.max_header_bytes", base + "server:\n  max_header_bytes: 0\n",
+			func(c *Config) any { return c.Server.MaxHeaderBytes }, DefaultMaxHeaderBytes},
+		{"assertion.ttl", base + "assertion:\n  ttl: 0s\n",
+			func(c *Config) any { return c.Assertion.TTL }, DefaultAssertionTTL},
+		{"login.window", base + "login:\n  window: 0s\n",
+			func(c *Config) any { return c.Login.Window }, DefaultLoginWindow},
+		{"session.redis.local_cache is the exception", session + "  store: redis\n  redis: {url: \"redis://127.0.0.1:6379\", local_cache: 0s}\n" + providers,
+			func(c *Config) any { return c.Session.Redis.LocalCacheOrDefault() }, time.Duration(0)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.got(mustParse(t, tt.src)); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func equal(a, b any) bool {
 	if as, ok := a.([]string); ok {
 		bs, ok := b.([]string)

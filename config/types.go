@@ -69,10 +69,13 @@ type Session struct {
 	Secrets     []string      `yaml:"secrets"`
 	SecretFiles []string      `yaml:"secret_files"` // appended to Secrets, in order
 	Cookie      Cookie        `yaml:"cookie"`
-	Lifetime    time.Duration `yaml:"lifetime"`       // absolute lifetime, default 168h
-	IdleTimeout time.Duration `yaml:"idle_timeout"`   // 0 = none
-	Refresh     time.Duration `yaml:"refresh_before"` // refresh tokens this long before they expire, default 5m
-	Redis       Redis         `yaml:"redis"`
+	Lifetime    time.Duration `yaml:"lifetime"`     // absolute lifetime, default 168h
+	IdleTimeout time.Duration `yaml:"idle_timeout"` // 0 = none
+	// Refresh is how long before provider tokens expire they are refreshed
+	// (default 5m). A refresh needs a lead time, so 0 has no meaning of its
+	// own and, as for the other durations with a default, means the default.
+	Refresh time.Duration `yaml:"refresh_before"`
+	Redis   Redis         `yaml:"redis"`
 }
 
 // Cookie shapes the session cookie.
