@@ -230,6 +230,11 @@ func (v *checker) redis(r Redis) {
 	}
 	if r.DB < 0 {
 		v.add("session.redis.db", "must not be negative")
+	} else if r.DB != 0 && r.URL == "" && len(r.Addrs) > 1 && r.MasterName == "" {
+		// Several addrs without master_name make a Redis Cluster client, and
+		// a cluster has database 0 only; session.NewRedisClient refuses it
+		// at start-up, which is too late for gatehouse check.
+		v.add("session.redis.db", "must be 0 when addrs lists several servers without master_name (that is a Redis Cluster, which has database 0 only); set master_name for Sentinel")
 	}
 	if lc := r.LocalCacheOrDefault(); lc < 0 {
 		v.add("session.redis.local_cache", "must not be negative (0s turns the local session cache off)")

@@ -22,8 +22,19 @@ func (v *checker) providers() {
 		v.add("providers", "at least one provider (or a bearer.issuers entry) is required")
 	}
 	ids := map[string]int{}
+	firstLocal := -1
 	for i, p := range c.Providers {
 		k := fmt.Sprintf("providers[%d]", i)
+		// The gateway has one password form, wired to one local provider, so
+		// start-up refuses a second; saying so here lets gatehouse check
+		// catch it before a deploy.
+		if p.Type == "local" {
+			if firstLocal >= 0 {
+				v.add(k+".type", "only one local provider is allowed (also providers[%d])", firstLocal)
+			} else {
+				firstLocal = i
+			}
+		}
 		switch j, dup := ids[p.ID]; {
 		case p.ID == "":
 			v.add(k+".id", "is required")

@@ -65,6 +65,8 @@ func TestValidationProblems(t *testing.T) {
 			[]string{"test.yaml:3: session.refresh_before: must not be negative"}},
 		{"redis without url", "session:\n  store: redis\n  secrets: [\"" + secret32 + "\"]\nproviders: [{id: l, type: local, users_file: u}]\n",
 			[]string{"test.yaml:1: session.redis.url: session.redis needs url"}},
+		{"cluster with db", "session:\n  store: redis\n  secrets: [\"" + secret32 + "\"]\n  redis:\n    addrs: [10.0.0.1:6379, 10.0.0.2:6379]\n    db: 2\nproviders: [{id: l, type: local, users_file: u}]\n",
+			[]string{"test.yaml:6: session.redis.db: must be 0 when addrs lists several servers without master_name"}},
 		{"redis url scheme", "session:\n  store: redis\n  secrets: [\"" + secret32 + "\"]\n  redis:\n    url: http://:pw@127.0.0.1:6379\nproviders: [{id: l, type: local, users_file: u}]\n",
 			[]string{"test.yaml:5: session.redis.url: must be a redis:// or rediss:// URL"}},
 
@@ -73,7 +75,10 @@ func TestValidationProblems(t *testing.T) {
 		{"bad provider id", "session:\n  secrets: [\"" + secret32 + "\"]\nproviders:\n  - {id: Corp, type: local, users_file: u}\n",
 			[]string{`test.yaml:4: providers[0].id: "Corp" must match`}},
 		{"duplicate provider id", base + "  - id: local\n    type: local\n    users_file: u2\n",
-			[]string{`test.yaml:5: providers[1].id: duplicate id "local" (also providers[0])`}},
+			[]string{`test.yaml:5: providers[1].id: duplicate id "local" (also providers[0])`,
+				"test.yaml:6: providers[1].type: only one local provider is allowed (also providers[0])"}},
+		{"two local providers", base + "  - {id: other, type: oidc, issuer: https://idp.example.com, client_id: x}\n  - id: local2\n    type: local\n    users_file: u2\n" + "server: {public_url: https://a.example.com}\n",
+			[]string{"test.yaml:7: providers[2].type: only one local provider is allowed (also providers[0])"}},
 		{"missing provider type", base + "  - id: other\n",
 			[]string{"test.yaml:5: providers[1].type: is required"}},
 		{"unknown provider type", base + "  - id: other\n    type: saml\n",
@@ -88,10 +93,10 @@ func TestValidationProblems(t *testing.T) {
 			[]string{`test.yaml:10: providers[1].teams[0]: "acme" must be org/team-slug`}},
 		{"github api_url", "server: {public_url: https://a.example.com}\n" + base + "  - id: github\n    type: github\n    client_id: x\n    client_secret: y\n    api_url: api.github.com\n",
 			[]string{"test.yaml:10: providers[1].api_url: must be an absolute"}},
-		{"local without users_file", base + "  - {id: local2, type: local}\n",
-			[]string{"test.yaml:5: providers[1].users_file: is required for local providers"}},
-		{"local totp", base + "  - {id: local2, type: local, users_file: u, totp: sometimes}\n",
-			[]string{"test.yaml:5: providers[1].totp: must be one of required, optional, off"}},
+		{"local without users_file", "session:\n  secrets: [\"" + secret32 + "\"]\nproviders:\n  - {id: local2, type: local}\n",
+			[]string{"test.yaml:4: providers[0].users_file: is required for local providers"}},
+		{"local totp", "session:\n  secrets: [\"" + secret32 + "\"]\nproviders:\n  - {id: local2, type: local, users_file: u, totp: sometimes}\n",
+			[]string{"test.yaml:4: providers[0].totp: must be one of required, optional, off"}},
 		{"orgs on oidc", "server: {public_url: https://a.example.com}\n" + base + "  - id: corp\n    type: oidc\n    issuer: https://idp.example.com\n    client_id: gh\n    orgs: [acme]\n",
 			[]string{"test.yaml:10: providers[1].orgs: applies only to github providers"}},
 		{"oidc scopes without openid", "server: {public_url: https://a.example.com}\n" + base + "  - {id: corp, type: oidc, issuer: https://idp.example.com, client_id: gh, scopes: [email]}\n",
@@ -255,5 +260,25 @@ func TestCompleteCodeBuilt(t *testing.T) {
 	}
 	if got := c.Server.TrustedPrefixes; len(got) != 2 || got[0].String() != "10.1.2.3/32" || got[1].String() != "fd00::/8" {
 		t.Errorf("TrustedPrefixes = %v", got)
+	}
+}
+
+// TestRedisDBAccepted covers the neighbours of the cluster-with-db problem:
+// Sentinel and a single server both have numbered databases, and a cluster
+// with db 0 is fine, so none of these may be refused.
+func TestRedisDBAccepted(t *testing.T) {
+	tests := []struct {
+		name  string
+		redis string
+	}{
+		{"sentinel with db", "{addrs: [10.0.0.1:26379, 10.0.0.2:26379], master_name: mymaster, db: 2}"},
+		{"single addr with db", "{addrs: [10.0.0.1:6379], db: 2}"},
+		{"cluster with db 0", "{addrs: [10.0.0.1:6379, 10.0.0.2:6379], db: 0}"},
+		{"url with db", "{url: \"redis://10.0.0.1:6379\", db: 2}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mustParse(t, "session:\n  store: redis\n  secrets: [\""+secret32+"\"]\n  redis: "+tt.redis+"\nproviders: [{id: l, type: local, users_file: u}]\n")
+		})
 	}
 }
