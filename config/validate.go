@@ -129,6 +129,9 @@ func (v *checker) server() {
 	v.positive("server.idle_timeout", s.IdleTimeout)
 	v.positive("server.upstream_timeout", s.UpstreamTimeout)
 	v.positive("server.shutdown_timeout", s.ShutdownTimeout)
+	// serve skips a delay that is not positive, so a negative one would
+	// silently mean none.
+	v.nonNegative("server.shutdown_delay", s.ShutdownDelay)
 	if s.MaxHeaderBytes <= 0 {
 		v.add("server.max_header_bytes", "must be positive")
 	}

@@ -86,6 +86,16 @@ func (v *checker) upstreams() {
 		if u.Host != "" && !validHostPattern(u.Host) {
 			v.add(k+".host", "%q must be a host name such as app.example.com or *.example.com (no scheme, port or path)", u.Host)
 		}
+		// The proxy takes a timeout that is not positive for "use
+		// server.upstream_timeout", so a negative one would silently mean
+		// the default.
+		v.nonNegative(k+".timeout", u.Timeout)
+		// httputil.ReverseProxy reads a negative flush_interval as "flush
+		// after every write". Gatehouse does not document that, and it would
+		// only matter for bodies of known length: event streams and bodies
+		// of unknown length are flushed at once anyway. So it is refused
+		// rather than left as an accident of the implementation.
+		v.nonNegative(k+".flush_interval", u.FlushInterval)
 		route := strings.ToLower(u.Host) + u.Path
 		if j, dup := seen[route]; dup {
 			v.add(k, "duplicate host and path (also upstreams[%d])", j)
