@@ -101,7 +101,7 @@ func (i *ingress) url(path string) string { return "http://" + i.addr + path }
 
 // forwardAuthSetup: app (echo), a real OpenID provider, gatehouse in
 // forward-auth mode (no upstreams), and the ingress in front.
-func forwardAuthSetup(t *testing.T, kind string) (*ingress, *testpeers.OP, *process) {
+func forwardAuthSetup(t *testing.T, kind string, sessionYAML ...string) (*ingress, *testpeers.OP, *process) {
 	t.Helper()
 	app := httptest.NewServer(echo.Handler())
 	t.Cleanup(app.Close)
@@ -117,12 +117,12 @@ server:
 session:
   secrets: ["%s"]
   cookie: {secure: false}
-providers:
+%sproviders:
   - {id: op, type: oidc, name: Example OP, issuer: %q, client_id: %q, client_secret_file: secret}
 rules:
   - {name: admin, prefix: /admin, allow: {emails: [carol@other.example]}}
   - {name: everyone, prefix: /, allow: authenticated}
-`, ghAddr, ingressAddr, e2eSecret, op.Issuer, op.ClientID))
+`, ghAddr, ingressAddr, e2eSecret, strings.Join(sessionYAML, ""), op.Issuer, op.ClientID))
 	gh := start(t, ghAddr, "serve", "--config", cfg)
 	ing := startIngress(t, kind, ingressAddr, ghAddr, strings.TrimPrefix(app.URL, "http://"))
 	return ing, op, gh
@@ -242,5 +242,49 @@ func TestForwardAuthUntrustedPeer(t *testing.T) {
 	gh.stop(t)
 	if !strings.Contains(gh.logs(), "forward-auth from an untrusted peer") {
 		t.Fatal("the ignored headers were not logged")
+	}
+}
+
+// With cookie sessions the sliding idle timeout (like refreshed tokens and a
+// rotated secret) lives in a cookie re-issued on the 202; the shipped
+// nginx.conf must hand it to the browser, or an active user is signed out
+// idle_timeout after signing in. With a 10s idle timeout the cookie is
+// re-issued once it is a second or two old (a tenth of the timeout, counted
+// in whole seconds); requests are repeated until then, within a deadline.
+func TestForwardAuthReissuedCookieReachesBrowserThroughNginx(t *testing.T) {
+	ing, op, _ := forwardAuthSetup(t, "nginx", "  idle_timeout: 10s\n")
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	resp, err := c.Get(ing.url("/oauth2/start?provider=op&rd=" + url.QueryEscape(ing.url("/x"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	final := op.Login(t, c, resp.Request.URL.String(), op.Alice.Username, op.Alice.Password)
+	final.Body.Close()
+	if final.StatusCode != http.StatusOK {
+		t.Fatalf("after login: %d", final.StatusCode)
+	}
+	deadline := time.Now().Add(8 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		resp, err := c.Get(ing.url("/x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("signed-in request: %d", resp.StatusCode)
+		}
+		for _, sc := range resp.Header.Values("Set-Cookie") {
+			if strings.HasPrefix(sc, "_gatehouse=") {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no re-issued session cookie reached the browser through nginx")
+		}
+		<-tick.C
 	}
 }
