@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -41,8 +43,12 @@ log: {format: text}
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:4180", "address to listen on")
+	public := fs.String("public-url", "", "the URL users reach the demo at (default http://<listen>, with localhost for an all-interfaces address such as 0.0.0.0:4180)")
 	if !parseFlags(fs, args, stderr) {
 		return 2
+	}
+	if *public == "" {
+		*public = demoPublicURL(*listen)
 	}
 	password := randomString(12)
 	dir, err := os.MkdirTemp("", "gatehouse-demo-")
@@ -62,7 +68,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	secret := randomString(32)
-	raw := fmt.Sprintf(demoConfig, *listen, "http://"+*listen, secret)
+	raw := fmt.Sprintf(demoConfig, *listen, *public, secret)
 	cfgPath := filepath.Join(dir, "gatehouse.yaml")
 	if err := os.WriteFile(cfgPath, []byte(raw), 0o600); err != nil {
 		fmt.Fprintln(stderr, "demo:", err)
@@ -102,4 +108,18 @@ func randomString(n int) string {
 		return hex.EncodeToString(b)
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// demoPublicURL is http://listen, except that an all-interfaces address
+// (0.0.0.0:4180, [::]:4180, :4180: a container's) is no address a browser
+// can reach: sign-in redirects would lead nowhere, so it becomes localhost.
+func demoPublicURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "http://" + listen // config validation reports the listen address
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
