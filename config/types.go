@@ -37,10 +37,14 @@ type Server struct {
 	PublicURL string `yaml:"public_url"` // scheme://host[:port] users reach gatehouse at; callbacks live under it
 	Prefix    string `yaml:"prefix"`     // endpoint prefix, default /oauth2
 	// TrustedProxies are the peers (CIDRs or single IPs) whose X-Forwarded-*,
-	// X-Original-*, X-Real-IP and X-Request-Id headers are believed.
+	// X-Original-* and X-Request-Id headers are believed; the client address
+	// comes from X-Forwarded-For. Gatehouse never reads X-Real-IP: like the
+	// other forwarding headers it reaches upstreams only from these peers.
 	TrustedProxies []string `yaml:"trusted_proxies"`
-	// AllowedRedirectDomains are hosts that rd may point at; ".example.com"
-	// matches example.com's subdomains on a label boundary, "app.example.com" only itself.
+	// AllowedRedirectDomains are hosts that rd may point at, on the scheme's
+	// default port: "app.example.com" matches only itself; ".example.com"
+	// matches example.com itself and its subdomains on a label boundary
+	// (never evilexample.com).
 	AllowedRedirectDomains []string `yaml:"allowed_redirect_domains"`
 	MetricsListen          string   `yaml:"metrics_listen"` // optional separate /metrics listener
 	AppName                string   `yaml:"app_name"`       // shown on gatehouse's pages
@@ -163,7 +167,11 @@ type RoleSpec struct {
 	Providers []string `yaml:"providers"`
 }
 
-// Upstream is where proxy mode sends a request; the longest host+path match wins.
+// Upstream is where proxy mode sends a request. Host comes before path:
+// upstreams with an exact host are tried first, then *.example.com wildcards
+// (the longest suffix first; never the bare example.com), then those without
+// a host; within each, the longest path prefix first. The first whose host
+// and path both match is used.
 type Upstream struct {
 	Host            string        `yaml:"host"` // "" = any host
 	Path            string        `yaml:"path"` // path prefix, default /
@@ -228,7 +236,11 @@ type Log struct {
 
 // Login limits password guessing on the local login form.
 type Login struct {
-	MaxFailures   int           `yaml:"max_failures"`   // per user and per IP within Window, default 5
+	// MaxFailures is how many failed passwords (and, counted apart, failed
+	// one-time codes) a username may have within Window before it is locked
+	// out, default 5. A client IP (IPv6: its /64) is locked after 4× as many
+	// failures, so that one address trying many usernames is caught too.
+	MaxFailures   int           `yaml:"max_failures"`
 	Window        time.Duration `yaml:"window"`         // default 15m
 	Lockout       time.Duration `yaml:"lockout"`        // default 15m
 	MaxConcurrent int           `yaml:"max_concurrent"` // concurrent password hashes, default 2×CPU

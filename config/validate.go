@@ -112,7 +112,7 @@ func (v *checker) server() {
 	for i, d := range s.AllowedRedirectDomains {
 		if !validHostname(strings.TrimPrefix(d, ".")) {
 			v.add(fmt.Sprintf("server.allowed_redirect_domains[%d]", i),
-				"%q must be a host name such as app.example.com, or .example.com for its subdomains (no scheme, port or path)", d)
+				"%q must be a host name such as app.example.com, or .example.com for example.com and its subdomains (no scheme, port or path)", d)
 		}
 	}
 	if l := s.LogoURL; l != "" && !(strings.HasPrefix(l, "/") && !strings.HasPrefix(l, "//")) && !strings.HasPrefix(l, "data:image/") {

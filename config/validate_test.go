@@ -35,7 +35,7 @@ func TestValidationProblems(t *testing.T) {
 		{"redirect domain with scheme", base + "server:\n  allowed_redirect_domains:\n    - .example.com\n    - https://x.example.com\n",
 			[]string{"test.yaml:8: server.allowed_redirect_domains[1]: "}},
 		{"redirect domain with port", base + "server:\n  allowed_redirect_domains: [x.example.com:443]\n",
-			[]string{"test.yaml:6: server.allowed_redirect_domains[0]: "}},
+			[]string{`test.yaml:6: server.allowed_redirect_domains[0]: "x.example.com:443" must be a host name such as app.example.com, or .example.com for example.com and its subdomains`}},
 		{"tls cert without key", base + "server:\n  tls_cert_file: cert.pem\n",
 			[]string{"test.yaml:5: server.tls_key_file: is required"}},
 		{"negative timeout", base + "server:\n  read_timeout: -1s\n",
