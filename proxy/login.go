@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/identity"
 	"github.com/gatehouse-dev/gatehouse/lockout"
 	"github.com/gatehouse-dev/gatehouse/metrics"
@@ -65,6 +66,7 @@ func (g *Gateway) renderSignIn(w http.ResponseWriter, r *http.Request, st *state
 	}
 	if g.opts.Local != nil {
 		data.Local = true
+		data.LocalName = localFormName(g.opts.Local)
 		data.CSRF = g.csrf.Token(w, r)
 		data.OTP = true
 		if t, ok := g.opts.Local.(interface{ UsesTOTP() bool }); ok {
@@ -74,6 +76,25 @@ func (g *Gateway) renderSignIn(w http.ResponseWriter, r *http.Request, st *state
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	g.renderTemplate(w, "sign_in.html", data)
+}
+
+// localFormName is the heading of the password form: the local provider's
+// name (providers[].name, documented as its form label) when the config sets
+// one, else "". Config fills an unset name with a default derived from the
+// id ("Local" for the id local), and a heading saying only that would be
+// noise on every deployment that never asked for one, so the default, like
+// an empty name or the bare id of a provider built in code, adds no heading
+// and the form keeps its plain look. The default is computed by config's own
+// SetDefaults rather than copied here, so the two cannot drift apart; the
+// cost is that a name set to exactly the default also shows no heading.
+func localFormName(p providers.PasswordAuthenticator) string {
+	name := p.DisplayName()
+	def := config.Config{Providers: []config.Provider{{ID: p.ID(), Type: "local"}}}
+	def.SetDefaults()
+	if name == "" || name == p.ID() || name == def.Providers[0].Name {
+		return ""
+	}
+	return name
 }
 
 // start begins a redirect login: fresh state, nonce and PKCE verifier, kept

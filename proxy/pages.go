@@ -80,7 +80,8 @@ type signInPage struct {
 	base
 	Providers []providerButton
 	Local     bool
-	OTP       bool // show the one-time code field
+	LocalName string // heading of the password form; "" for none
+	OTP       bool   // show the one-time code field
 	CSRF      string
 	Redirect  string
 	Username  string // re-filled after a failed local login
