@@ -174,7 +174,7 @@ func TestDecodeProblems(t *testing.T) {
 	}{
 		{"unknown top-level key", base + "sever:\n  listen: :80\n",
 			[]string{`test.yaml:5: sever: unknown key (did you mean "server"?)`}},
-		{"unknown nested key", base + "server:\n  listen: :4180\n  listn: :80\n",
+		{"unknown nested key", base + "server:\n  listen: 127.0.0.1:4180\n  listn: :80\n",
 			[]string{`test.yaml:7: server.listn: unknown key (did you mean "listen"?)`}},
 		{"unknown provider key", "session:\n  secrets: [\"" + secret32 + "\"]\nproviders:\n  - id: x\n    type: local\n    users_file: u\n    client_secrt: s\n",
 			[]string{"test.yaml:7: providers[0].client_secrt: unknown key"}},

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"net/url"
 	"path"
 	"strings"
@@ -95,6 +97,8 @@ func (v *checker) server() {
 		v.publicURL(s.PublicURL)
 	} else if v.needsPublicURL() {
 		v.add("server.public_url", "is required when an oidc, google or github provider is configured (its callback lives under it)")
+	} else if !loopbackListen(s.Listen) {
+		v.add("server.public_url", "is required when server.listen (%q) is not a loopback address: sign-in redirects and the identity assertion's issuer name the address users reach gatehouse at", s.Listen)
 	}
 	switch p := s.Prefix; {
 	case !strings.HasPrefix(p, "/"):
@@ -154,6 +158,22 @@ func (v *checker) publicURL(s string) {
 	case u.Path != "" && u.Path != "/":
 		v.add(key, "must not have a path (gatehouse's endpoints live under server.prefix)")
 	}
+}
+
+// loopbackListen reports whether listen binds only a loopback address, where
+// http://<listen> is what a local browser uses: gatehouse then stands in for
+// a missing public_url with it (the demo). An unparsable listen address is
+// reported under its own key.
+func loopbackListen(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return true
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 func (v *checker) needsPublicURL() bool {
