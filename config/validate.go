@@ -119,7 +119,8 @@ func (v *checker) server() {
 				"%q must be a host name such as app.example.com, or .example.com for example.com and its subdomains (no scheme, port or path)", d)
 		}
 	}
-	if l := s.LogoURL; l != "" && !(strings.HasPrefix(l, "/") && !strings.HasPrefix(l, "//")) && !strings.HasPrefix(l, "data:image/") {
+	// Browsers read "/\host" as "//host": another site, as "//host" is.
+	if l := s.LogoURL; l != "" && !(strings.HasPrefix(l, "/") && !strings.HasPrefix(l, "//") && !strings.HasPrefix(l, "/\\")) && !strings.HasPrefix(l, "data:image/") {
 		v.add("server.logo_url", "must be a same-origin path (such as /static/logo.svg) or a data:image/ URL")
 	}
 	if s.TLSCertFile != "" && s.TLSKeyFile == "" {

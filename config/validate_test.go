@@ -50,6 +50,8 @@ func TestValidationProblems(t *testing.T) {
 			[]string{"test.yaml:6: server.max_header_bytes: must be positive"}},
 		{"logo url", base + "server:\n  logo_url: https://evil.example/logo.png\n",
 			[]string{"test.yaml:6: server.logo_url: "}},
+		{"logo url backslash host", base + "server:\n  logo_url: '/\\evil.example/logo.png'\n",
+			[]string{"test.yaml:6: server.logo_url: "}},
 
 		{"store", "session:\n  store: memcached\n  secrets: [\"" + secret32 + "\"]\nproviders: [{id: l, type: local, users_file: u}]\n",
 			[]string{"test.yaml:2: session.store: must be one of cookie, redis"}},
