@@ -90,6 +90,13 @@ rules:
 	if err != nil || !strings.Contains(string(out), "warning: "+shadowed+":5: rules[1]: rule \"admin\" can never match") {
 		t.Fatalf("check of a shadowed rule: %v\n%s", err, out)
 	}
+
+	// DESIGN.md's example TOTP secret (80 bits) loads, with a warning.
+	writeFile(t, dir, "u.yaml", "users:\n  - {username: u, password: \""+localHash+"\", totp_secret: JBSWY3DPEHPK3PXP}\n")
+	out, err = exec.Command(gatehouseBin, "check", "--config", shadowed).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), ":2: users[0].totp_secret: secret is 80 bits, below RFC 4226's 128-bit minimum") {
+		t.Fatalf("check of an 80-bit TOTP secret: %v\n%s", err, out)
+	}
 }
 
 func TestExplainCommand(t *testing.T) {

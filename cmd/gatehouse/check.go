@@ -43,9 +43,14 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		if pc.Type != "local" {
 			continue
 		}
-		if _, err := local.New(pc, local.Options{}); err != nil {
+		p, err := local.New(pc, local.Options{})
+		if err != nil {
 			fmt.Fprintln(stdout, err)
 			bad = true
+			continue
+		}
+		for _, w := range p.Warnings() {
+			fmt.Fprintf(stdout, "warning: %s\n", w)
 		}
 	}
 	if bad {

@@ -61,6 +61,9 @@ type Provider struct {
 	verify func(h passwordHash, password []byte) bool
 	now    func() time.Time
 	used   usedCodes
+	// warnings are problems of the users file that do not stop it from
+	// loading ("users.yaml:6: users[0].totp_secret: …"); see Warnings.
+	warnings []string
 }
 
 // userSet is one version of the users file.
@@ -174,8 +177,13 @@ func newProvider(cfg config.Provider, users []User, loc locator, opts Options) (
 			bad(i, "totp", "%q is not required, optional or off", u.TOTP)
 		}
 		if u.TOTPSecret != "" {
-			if a.totpSecret, err = parseTOTPSecret(u.TOTPSecret); err != nil {
+			var warning string
+			if a.totpSecret, warning, err = parseTOTPSecret(u.TOTPSecret); err != nil {
 				bad(i, "totp_secret", "%v", err)
+			} else if warning != "" {
+				w := fmt.Sprintf("%s: %s", loc(i, "totp_secret"), warning)
+				p.warnings = append(p.warnings, w)
+				log.Warn("weak TOTP secret: "+w, "provider", p.id, "user", u.Username)
 			}
 		} else if a.totpMode == TOTPRequired {
 			log.Warn("local user has no TOTP secret but totp is required; the user cannot log in",
@@ -323,6 +331,10 @@ func (p *Provider) Exists(subject string) bool {
 	a := p.set.Load().accounts[subject]
 	return a != nil && a.canonical == subject
 }
+
+// Warnings lists the users file's problems that did not stop it from
+// loading, each as "FILE:LINE: key: message", for gatehouse check.
+func (p *Provider) Warnings() []string { return slices.Clone(p.warnings) }
 
 // Reload re-reads the users file. On any problem the current users stay
 // and the error lists every problem with its line.

@@ -24,9 +24,13 @@ const (
 	totpSkew   = 1 // one step either side (RFC 6238 §5.2)
 	// usedCodeTTL covers every step a code is accepted in: (2*skew+1)*period.
 	usedCodeTTL = (2*totpSkew + 1) * totpPeriod * time.Second
-	// minTOTPSecretBytes is RFC 4226 §4 R6's 128-bit minimum.
-	minTOTPSecretBytes = 16
-	newTOTPSecretBytes = 20
+	// RFC 4226 §4 R6 requires 128-bit secrets; gatehouse totp new makes
+	// 160-bit ones. Older authenticator set-ups (and DESIGN.md's example
+	// users file, JBSWY3DPEHPK3PXP) use 80 bits, so 80 to 127 bits load with
+	// a warning naming the user; anything shorter is refused.
+	minTOTPSecretBytes  = 10
+	goodTOTPSecretBytes = 16
+	newTOTPSecretBytes  = 20
 )
 
 var totpOpts = totp.ValidateOpts{
@@ -62,17 +66,21 @@ func NewTOTPSecret(user, issuer string) (secret, url string, err error) {
 }
 
 // parseTOTPSecret validates a base32 secret (case and padding as
-// authenticator apps show them) and returns its canonical form.
-func parseTOTPSecret(s string) (string, error) {
-	canon := strings.ToUpper(strings.TrimRight(strings.ReplaceAll(s, " ", ""), "="))
+// authenticator apps show them) and returns its canonical form, and a
+// warning when it is usable but shorter than RFC 4226 requires.
+func parseTOTPSecret(s string) (canon, warning string, err error) {
+	canon = strings.ToUpper(strings.TrimRight(strings.ReplaceAll(s, " ", ""), "="))
 	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(canon)
 	if err != nil {
-		return "", errors.New("not valid base32")
+		return "", "", errors.New("not valid base32")
 	}
-	if len(raw) < minTOTPSecretBytes {
-		return "", fmt.Errorf("secret is %d bits; at least %d are required (use gatehouse totp new)", 8*len(raw), 8*minTOTPSecretBytes)
+	switch n := 8 * len(raw); {
+	case len(raw) < minTOTPSecretBytes:
+		return "", "", fmt.Errorf("secret is %d bits; at least %d are required, 160 recommended (use gatehouse totp new)", n, 8*minTOTPSecretBytes)
+	case len(raw) < goodTOTPSecretBytes:
+		warning = fmt.Sprintf("secret is %d bits, below RFC 4226's %d-bit minimum; re-enrol the user with gatehouse totp new (160 bits)", n, 8*goodTOTPSecretBytes)
 	}
-	return canon, nil
+	return canon, warning, nil
 }
 
 // validTOTP checks a code against secret at now.
