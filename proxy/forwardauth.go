@@ -100,6 +100,19 @@ func (g *Gateway) originalRequest(r *http.Request, trusted bool) (originalReques
 		return o, nil
 	}
 	h := r.Header
+	// One ingress speaks one dialect, once. Traefik and Caddy pass the
+	// client's own headers on to the auth request next to the ones they set,
+	// so a request carrying both dialects, or a header twice, may be carrying
+	// a client's claim about which request is being judged: refuse it rather
+	// than pick one.
+	for _, k := range forwardedTargetKeys {
+		if len(h[k]) > 1 {
+			return o, fmt.Errorf("%w: %s repeated", errForwarded, k)
+		}
+	}
+	if len(h["X-Original-Url"]) > 0 && (len(h["X-Forwarded-Method"]) > 0 || len(h["X-Forwarded-Uri"]) > 0) {
+		return o, fmt.Errorf("%w: both X-Original-URL and X-Forwarded-Method/Uri", errForwarded)
+	}
 	if raw := firstValue(h, "X-Original-Url"); raw != "" { // ingress-nginx (X-Original-URL)
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -126,6 +139,9 @@ func (g *Gateway) originalRequest(r *http.Request, trusted bool) (originalReques
 	}
 	return o, nil
 }
+
+// forwardedTargetKeys name the request being judged; each may appear once.
+var forwardedTargetKeys = []string{"X-Original-Url", "X-Original-Method", "X-Forwarded-Method", "X-Forwarded-Host", "X-Forwarded-Uri", "X-Forwarded-Proto"}
 
 // firstValue is h.Get for a key written in canonical form.
 func firstValue(h http.Header, canonicalKey string) string {

@@ -75,6 +75,17 @@ func TestForwardAuthMalformedMetadataIsNever2xx(t *testing.T) {
 		"ambiguous path":       {"X-Forwarded-Method", "GET", "X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/a/..%2fadmin"},
 		"bad original url":     {"X-Original-URL", "ftp://app.test/x"},
 		"original url no host": {"X-Original-URL", "/x"},
+		// Traefik and Caddy pass a client's own headers on beside theirs:
+		// a second dialect or a repeated header is the client's claim.
+		"client X-Original-URL beside Traefik's": {"X-Forwarded-Method", "GET", "X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/admin/x",
+			"X-Original-URL", "https://app.test/public/x"},
+		"client X-Original-URL beside a forwarded method": {"X-Forwarded-Method", "DELETE", "X-Original-URL", "https://app.test/x"},
+		"repeated uri":             {"X-Forwarded-Method", "GET", "X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/public/x", "X-Forwarded-Uri", "/admin/x"},
+		"repeated host":            {"X-Forwarded-Method", "GET", "X-Forwarded-Host", "app.test", "X-Forwarded-Host", "admin.test", "X-Forwarded-Uri", "/x"},
+		"repeated method":          {"X-Forwarded-Method", "GET", "X-Forwarded-Method", "DELETE", "X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/x"},
+		"repeated proto":           {"X-Forwarded-Method", "GET", "X-Forwarded-Proto", "https", "X-Forwarded-Proto", "http", "X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/x"},
+		"repeated original url":    {"X-Original-URL", "https://app.test/public/x", "X-Original-URL", "https://app.test/admin/x"},
+		"repeated original method": {"X-Original-URL", "https://app.test/x", "X-Original-Method", "GET", "X-Original-Method", "DELETE"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			resp := e.get(c, "/oauth2/auth", hdr...)
