@@ -113,6 +113,13 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) error {
 	// no context values of its own, no copy of the request.
 	auditOf(r.Context()).proxy = pc
 	if isUpgrade(r) {
+		// After a 101 the connection is a raw tunnel to the upstream: no
+		// rules, no header stripping. WebSocket messages are not requests,
+		// but h2c (or any other protocol) would carry new requests through
+		// it unjudged, so only WebSocket is let through.
+		if up := r.Header.Values("Upgrade"); len(up) != 1 || !strings.EqualFold(strings.TrimSpace(up[0]), "websocket") {
+			return badRequest("Only WebSocket upgrades are supported.", fmt.Errorf("upgrade %q", up))
+		}
 		if !sameOriginOrAllowed(r, st, scheme) {
 			return newHTTPError(http.StatusForbidden, "Cross-origin WebSocket connections are not allowed.", fmt.Errorf("websocket: origin %q", r.Header.Get("Origin")))
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -211,5 +212,58 @@ func TestWebSocketUpgradeOnlyAfterRulesAllow(t *testing.T) {
 	buf := make([]byte, 4)
 	if _, err := io.ReadFull(br, buf); err != nil || string(buf) != "ping" {
 		t.Fatalf("echo over the tunnel: %q %v", buf, err)
+	}
+}
+
+// After a 101 the connection is a raw tunnel: only WebSocket may open one.
+// An h2c upgrade would let the client send new requests through it that no
+// rule judged, so any other protocol is 400 before the upstream sees it.
+// Origins that only look like the gateway's are refused too.
+func TestOnlyWebSocketUpgradesAreTunnelled(t *testing.T) {
+	var seen atomic.Int32
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Add(1)
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: %s\r\nConnection: Upgrade\r\n\r\n", r.Header.Get("Upgrade"))
+		brw.Flush()
+		io.Copy(conn, brw)
+	}))
+	t.Cleanup(up.Close)
+	e := newEnv(t, envOptions{
+		rules:     "  - {name: public, prefix: /, allow: public}\n",
+		upstreams: fmt.Sprintf("  - {path: /, url: %q}\n", up.URL),
+	})
+	addr := strings.TrimPrefix(e.srv.URL, "http://")
+	for name, hdr := range map[string]string{
+		"h2c":                 "Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n",
+		"websocket and h2c":   "Upgrade: websocket, h2c\r\nConnection: Upgrade\r\n",
+		"two upgrade headers": "Upgrade: websocket\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n",
+		"other protocol":      "Upgrade: TLS/1.2\r\nConnection: Upgrade\r\n",
+		"null origin":         "Upgrade: websocket\r\nConnection: Upgrade\r\nOrigin: null\r\n",
+		"look-alike origin":   "Upgrade: websocket\r\nConnection: Upgrade\r\nOrigin: " + e.srv.URL + ".evil.example\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			fmt.Fprintf(conn, "GET /x HTTP/1.1\r\nHost: %s\r\n%s\r\n", addr, hdr)
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("status %d, want 400 or 403", resp.StatusCode)
+			}
+		})
+	}
+	if n := seen.Load(); n != 0 {
+		t.Fatalf("the upstream saw %d refused upgrade(s)", n)
 	}
 }
