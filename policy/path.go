@@ -40,8 +40,9 @@ func ambiguousPath(why string) error {
 //   - %2F and %5C stay encoded and never split a segment. A segment is
 //     ambiguous (ErrAmbiguousPath) when splitting it at them would leave an
 //     empty piece or a dot segment ("..%2Fadmin", "%2F..%2F", "%2Fadmin",
-//     "a%5C%5Cb"); so is any %00, and any dot segment carrying a ';'
-//     parameter ("..;", ".;x": Tomcat and Jetty treat those as dot segments).
+//     "a%5C%5Cb"); so is any %00, and any ';' or %3B: servlet containers
+//     cut ";params" off segments before routing ("..;" is even a dot
+//     segment to Tomcat), so the upstream would route another path.
 //   - Duplicate slashes are merged, then dot segments (including %2E forms)
 //     are resolved as in RFC 3986 §5.2.4, never above the root.
 //   - A trailing slash is kept ("/a/" stays "/a/"; "/a/b/.." becomes "/a/").
@@ -66,7 +67,7 @@ func simplePath(p string) bool {
 	for i := 0; i < len(p); i++ {
 		c := p[i]
 		if c != '/' {
-			if c == '%' || !isPchar(c) {
+			if c == '%' || c == ';' || !isPchar(c) {
 				return false
 			}
 			continue
@@ -189,8 +190,13 @@ func canonicalSegment(s string) (string, error) {
 	if strings.Contains(seg, "%00") {
 		return "", ambiguousPath("encoded NUL")
 	}
-	if isDotWithParam(seg) {
-		return "", ambiguousPath("dot segment with ';' parameter")
+	// Servlet containers (Tomcat, Jetty) and Spring cut ";params" off each
+	// segment before routing, so "/admin;x/users" is /admin/users to them
+	// but not to a prefix rule, and "/files/a.txt;.pdf" would satisfy a
+	// "\.pdf$" regex while serving a.txt. Like Spring Security's
+	// StrictHttpFirewall, any ';' (raw or %3B) makes the path ambiguous.
+	if strings.IndexByte(seg, ';') >= 0 || strings.Contains(seg, "%3B") {
+		return "", ambiguousPath("';' path parameter")
 	}
 	if strings.Contains(seg, "%2F") || strings.Contains(seg, "%5C") {
 		rest := seg
@@ -204,7 +210,7 @@ func canonicalSegment(s string) (string, error) {
 			if cut >= 0 {
 				piece = rest[:cut]
 			}
-			if piece == "" || piece == "." || piece == ".." || isDotWithParam(piece) {
+			if piece == "" || piece == "." || piece == ".." {
 				return "", ambiguousPath("encoded slash or backslash next to an empty or dot segment")
 			}
 			if cut < 0 {
@@ -214,10 +220,6 @@ func canonicalSegment(s string) (string, error) {
 		}
 	}
 	return seg, nil
-}
-
-func isDotWithParam(s string) bool {
-	return strings.HasPrefix(s, ".;") || strings.HasPrefix(s, "..;")
 }
 
 const upperHex = "0123456789ABCDEF"

@@ -38,7 +38,7 @@ func TestNormalizePath(t *testing.T) {
 		{"double-encoded hash is literal", "/a%2523b", "/a%2523b"},
 		{"raw space encoded", "/a b", "/a%20b"},
 		{"raw non-ASCII encoded", "/caf\xc3\xa9", "/caf%C3%A9"},
-		{"sub-delims kept", "/a!$&'()*+,;=:@[]", "/a!$&'()*+,;=:@[]"},
+		{"sub-delims kept", "/a!$&'()*+,=:@[]", "/a!$&'()*+,=:@[]"},
 		{"three dots is a name", "/a/.../b", "/a/.../b"},
 		{"dots in names", "/a/..b/c.", "/a/..b/c."},
 	}
@@ -85,6 +85,12 @@ func TestNormalizePathErrors(t *testing.T) {
 		{"tomcat dotdot param", "/public/..;/admin", true},
 		{"tomcat dot param", "/public/.;x/admin", true},
 		{"tomcat param after encoded slash", "/public/a%2F..;x", true},
+		{"path parameter on a prefix", "/admin;x/secret", true},
+		{"empty path parameter", "/admin;/secret", true},
+		{"path parameter inside a prefix", "/admin;jsessionid=1/users", true},
+		{"path parameter hiding an extension", "/files/secret.txt;.pdf", true},
+		{"encoded semicolon", "/admin%3bx/secret", true},
+		{"encoded semicolon upper-case", "/admin%3B/secret", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
