@@ -3,6 +3,8 @@ package proxy_test
 import (
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -102,5 +104,61 @@ func TestForwardAuthIgnoresClientIdentityHeaders(t *testing.T) {
 	}
 	if got := resp.Header.Get("X-Auth-Request-Groups"); got != "dev" {
 		t.Fatalf("X-Auth-Request-Groups %q", got)
+	}
+}
+
+// SECURITY.md A059: a client's own Authorization: Bearer never reaches the
+// upstream, signed in or on a public route, whatever its spelling; gatehouse
+// did not configure bearer issuers here, so the token was not judged at all.
+// Other schemes (an app's own Basic auth) pass.
+func TestClientBearerAuthorizationNeverReachesUpstream(t *testing.T) {
+	e := newEnv(t, envOptions{rules: "  - {name: public, path: /public, allow: public}\n  - {name: all, prefix: /, allow: authenticated}\n"})
+	c := e.client()
+	e.localLogin(c, "carol", carolPassword, "/")
+	for _, tc := range []struct {
+		name, path, value string
+		client            *http.Client
+		want              []string
+	}{
+		{"public route", "/public", "Bearer forged", e.client(), nil},
+		{"signed in", "/x", "Bearer forged", c, nil},
+		{"lower-case scheme", "/x", "bearer forged", c, nil},
+		{"upper-case scheme", "/x", "BEARER forged", c, nil},
+		{"basic passes", "/x", "Basic dXNlcjpwYXNz", c, []string{"Basic dXNlcjpwYXNz"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := echoed(t, e.get(tc.client, tc.path, "Authorization", tc.value))
+			if v := got.Headers["Authorization"]; !slices.Equal(v, tc.want) {
+				t.Fatalf("upstream got Authorization %q, want %q", v, tc.want)
+			}
+		})
+	}
+}
+
+// DESIGN.md: POST sign_out?rd=URL sends the user to rd (validated) afterwards.
+func TestSignOutFollowsRDInTheQuery(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for _, tc := range []struct{ rd, want string }{
+		{"/goodbye", "/goodbye"},
+		{"https://evil.example/", "/"}, // not an allowed redirect target
+	} {
+		c := e.client()
+		e.localLogin(c, "carol", carolPassword, "/")
+		m := csrfRe.FindStringSubmatch(body(t, e.get(c, "/oauth2/sign_out")))
+		if m == nil {
+			t.Fatal("no CSRF token on the sign-out page")
+		}
+		noFollow := *c
+		noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		req, _ := http.NewRequest(http.MethodPost, e.url("/oauth2/sign_out?rd="+url.QueryEscape(tc.rd)), strings.NewReader("csrf="+url.QueryEscape(m[1])))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != tc.want {
+			t.Fatalf("rd %q: %d to %q, want 303 to %q", tc.rd, resp.StatusCode, resp.Header.Get("Location"), tc.want)
+		}
 	}
 }

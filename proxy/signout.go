@@ -43,6 +43,9 @@ func (g *Gateway) signOut(w http.ResponseWriter, r *http.Request) error {
 	g.csrf.Renew(w)
 	w.Header().Set("Clear-Site-Data", `"cookies"`)
 	rd := r.PostForm.Get("rd")
+	if rd == "" {
+		rd = r.URL.Query().Get("rd") // POST sign_out?rd=URL, as DESIGN.md writes it
+	}
 	target := st.prefix + "/sign_in?msg=signed_out"
 	if rd != "" && rd != "/" {
 		target = g.safeRedirect(r, st, rd)

@@ -110,6 +110,17 @@ func newUpstreams(cfg *config.Config, demo http.Handler) (*upstreams, error) {
 	return u, nil
 }
 
+// hasBearerAuthorization reports whether any Authorization line uses the
+// Bearer scheme (case-insensitive, RFC 9110 §11.1).
+func hasBearerAuthorization(h http.Header) bool {
+	for _, v := range h["Authorization"] {
+		if len(v) >= 6 && strings.EqualFold(v[:6], "bearer") && (len(v) == 6 || v[6] == ' ') {
+			return true
+		}
+	}
+	return false
+}
+
 // hostRank orders upstream hosts from the most specific: exact hosts, then
 // wildcards by the length of their suffix, then none.
 func hostRank(m *policy.HostMatcher) int {
@@ -181,9 +192,12 @@ func (up *upstream) rewrite(cookiePrefix string) func(*httputil.ProxyRequest) {
 		pr.SetXForwarded()
 		out.Header.Set("X-Forwarded-Proto", pc.scheme)
 		removeGatewayCookies(out, cookiePrefix)
-		if pc.bearer || up.cfg.PassIDToken {
-			// The token was for gatehouse (the upstream gets the assertion);
-			// with pass_id_token, Authorization is gatehouse's to set alone.
+		if pc.bearer || up.cfg.PassIDToken || hasBearerAuthorization(out.Header) {
+			// A bearer token is gatehouse's credential scheme: one it verified
+			// was for gatehouse (the upstream gets the assertion), and one it
+			// did not is a client's claim the upstream must not trust beside
+			// the identity headers. With pass_id_token, Authorization is
+			// gatehouse's to set alone. Other schemes (Basic) pass.
 			out.Header.Del("Authorization")
 		}
 		if pc.who != nil {
