@@ -57,11 +57,13 @@ func readUsersFile(path string) ([]User, locator, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil, fmt.Errorf("%s: empty users file", path)
 		}
-		return nil, nil, yamlErrors(path, err)
+		var root yaml.Node
+		_ = yaml.Unmarshal(data, &root) // on a syntax error root stays empty: no key paths, the error says why
+		return nil, nil, yamlErrors(path, err, keyPaths(&root))
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, nil, yamlErrors(path, err)
+		return nil, nil, yamlErrors(path, err, nil)
 	}
 	lines := userLines(&root)
 	loc := func(i int, field string) string {
@@ -107,10 +109,18 @@ func userLines(root *yaml.Node) []map[string]int {
 	return nil
 }
 
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+var (
+	yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+	// yamlUnknown matches yaml.v3's strict-decoding complaint about an
+	// unknown key, which names the Go type ("field bogus not found in type
+	// local.fileUser") rather than where the key is in the file.
+	yamlUnknown = regexp.MustCompile(`^field (.+) not found in type \S+$`)
+)
 
-// yamlErrors rewrites yaml.v3's "line N: msg" errors as "path:N: msg".
-func yamlErrors(path string, err error) error {
+// yamlErrors rewrites yaml.v3's "line N: msg" errors as "path:N: msg", and
+// its unknown-key errors as "path:N: users[i].key: unknown key", as config
+// reports them, using paths (see keyPaths) to name the key.
+func yamlErrors(path string, err error, paths map[string]string) error {
 	var msgs []string
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
@@ -119,13 +129,85 @@ func yamlErrors(path string, err error) error {
 		msgs = []string{err.Error()}
 	}
 	errs := make([]error, 0, len(msgs))
+	seen := map[string]bool{}
 	for _, msg := range msgs {
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			n, _ := strconv.Atoi(m[1])
-			errs = append(errs, fmt.Errorf("%s:%d: %s", path, n, m[2]))
-		} else {
+		m := yamlLine.FindStringSubmatch(msg)
+		if m == nil {
 			errs = append(errs, fmt.Errorf("%s: %s", path, msg))
+			continue
 		}
+		n, _ := strconv.Atoi(m[1])
+		text := m[2]
+		if f := yamlUnknown.FindStringSubmatch(text); f != nil {
+			key, ok := paths[m[1]+":"+f[1]]
+			if !ok { // a key keyPaths does not visit: name it without its path
+				key = f[1]
+			}
+			text = key + ": unknown key"
+		}
+		line := fmt.Sprintf("%s:%d: %s", path, n, text)
+		// A mapping merged (<<: *anchor) into several users is decoded, and
+		// complained about, once per user, always at the anchor's line.
+		if seen[line] {
+			continue
+		}
+		seen[line] = true
+		errs = append(errs, errors.New(line))
 	}
 	return errors.Join(errs...)
+}
+
+// keyPaths maps "LINE:name" of each key the decoder reads as a field of a
+// users file (top-level keys and users[i]'s keys, including those merged in
+// with <<) to its key path, "users[1].pasword". A key reached through more
+// than one path (an anchored mapping merged into several users) keeps the
+// first.
+func keyPaths(doc *yaml.Node) map[string]string {
+	paths := map[string]string{}
+	var mapping func(n *yaml.Node, prefix string, visit func(k, v *yaml.Node))
+	mapping = func(n *yaml.Node, prefix string, visit func(k, v *yaml.Node)) {
+		n = deref(n)
+		if n == nil || n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+				if v = deref(v); v != nil && v.Kind == yaml.SequenceNode {
+					for _, m := range v.Content {
+						mapping(m, prefix, visit)
+					}
+				} else {
+					mapping(v, prefix, visit)
+				}
+				continue
+			}
+			if at := fmt.Sprintf("%d:%s", k.Line, k.Value); paths[at] == "" {
+				paths[at] = prefix + k.Value
+			}
+			if visit != nil {
+				visit(k, v)
+			}
+		}
+	}
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		mapping(doc.Content[0], "", func(k, v *yaml.Node) {
+			if v = deref(v); k.Value != "users" || v == nil || v.Kind != yaml.SequenceNode {
+				return
+			}
+			for i, u := range v.Content {
+				mapping(u, fmt.Sprintf("users[%d].", i), nil)
+			}
+		})
+	}
+	return paths
+}
+
+// deref follows an alias to the node it names; an anchored node is never
+// itself an alias, so one step is enough.
+func deref(n *yaml.Node) *yaml.Node {
+	if n != nil && n.Kind == yaml.AliasNode {
+		return n.Alias
+	}
+	return n
 }

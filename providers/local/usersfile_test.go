@@ -53,8 +53,8 @@ func TestUsersFileErrors(t *testing.T) {
 		content string
 		want    []string // substrings of the error, each naming file:line
 	}{
-		{"unknown key", "users:\n  - username: a\n    pasword: x\n", []string{"users.yaml:3: field pasword not found"}},
-		{"unknown top-level key", "usrs: []\n", []string{"users.yaml:1: field usrs not found"}},
+		{"unknown key", "users:\n  - username: a\n    pasword: x\n", []string{"users.yaml:3: users[0].pasword: unknown key"}},
+		{"unknown top-level key", "usrs: []\n", []string{"users.yaml:1: usrs: unknown key"}},
 		{"syntax error", "users:\n  - username: [a\n", []string{"users.yaml:"}},
 		{"empty file", "", []string{"users.yaml: empty users file"}},
 		{"no users", "users: []\n", []string{"no users defined"}},
