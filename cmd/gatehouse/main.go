@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -46,11 +47,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
+	// "gatehouse --config FILE" serves; so do the flag package's other
+	// spellings of the same flag, --config=FILE and -config=FILE.
+	if name, _, _ := strings.Cut(cmd, "="); name == "--config" || name == "-config" {
+		return cmdServe(ctx, args, stdout, stderr)
+	}
 	switch cmd {
 	case "serve":
 		return cmdServe(ctx, rest, stdout, stderr)
-	case "--config", "-config":
-		return cmdServe(ctx, args, stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, rest, stdout, stderr)
 	case "check":
