@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,11 +47,25 @@ func (g *Gateway) identify(w http.ResponseWriter, r *http.Request, st *state) (*
 	if sess.Identity == nil {
 		return nil, nil, nil
 	}
-	// A local user removed from the users file is signed out at once.
-	if ex, ok := g.opts.Local.(interface{ Exists(string) bool }); ok && sess.Identity.Provider == g.opts.Local.ID() && !ex.Exists(sess.Identity.Subject) {
-		g.log.InfoContext(r.Context(), "session of a removed local user ended", "request_id", requestID(r.Context()), "subject", sess.Identity.Subject)
-		_ = g.opts.Sessions.Clear(w, r)
-		return nil, nil, nil
+	if cur, ok := g.opts.Local.(localAccounts); ok && sess.Identity.Provider == g.opts.Local.ID() {
+		email, groups, exists := cur.Current(sess.Identity.Subject)
+		if !exists {
+			// A local user removed from the users file is signed out at once.
+			g.log.InfoContext(r.Context(), "session of a removed local user ended", "request_id", requestID(r.Context()), "subject", sess.Identity.Subject)
+			_ = g.opts.Sessions.Clear(w, r)
+			return nil, nil, nil
+		}
+		if email != sess.Identity.Email || !slices.Equal(groups, sess.Identity.Groups) {
+			// The users file changed the user's email or groups: a demoted
+			// administrator must not keep `groups:` access for the rest of
+			// the session. The session takes the file's values and is saved
+			// again, so the next request finds them already in place.
+			id := sess.Identity.Clone()
+			id.Email, id.EmailVerified, id.Groups = email, email != "", slices.Clone(groups)
+			sess.Identity = id
+			sess.Reissue = true
+			g.log.InfoContext(r.Context(), "local user's email or groups changed in the users file; session updated", "request_id", requestID(r.Context()), "subject", id.Subject)
+		}
 	}
 	if g.refreshDue(st, sess) {
 		refreshed, err := g.refresh(w, r, st, sess)
@@ -67,6 +82,11 @@ func (g *Gateway) identify(w http.ResponseWriter, r *http.Request, st *state) (*
 		}
 	}
 	return st.derived.of(sess.Identity), sess, nil
+}
+
+// localAccounts is the local provider's view of the users file as it is now.
+type localAccounts interface {
+	Current(subject string) (email string, groups []string, ok bool)
 }
 
 // proxyRequest is proxy mode: normalise, identify, decide, act.

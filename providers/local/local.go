@@ -325,6 +325,18 @@ func (p *Provider) UsesTOTP() bool {
 	return false
 }
 
+// Current returns a user's email and groups as the users file has them now,
+// and whether the user (a canonical user name) is still in it: sessions of
+// removed users end, and sessions of changed ones take the change, at their
+// next request. groups is shared: never change it.
+func (p *Provider) Current(subject string) (email string, groups []string, ok bool) {
+	a := p.set.Load().accounts[subject]
+	if a == nil || a.canonical != subject {
+		return "", nil, false
+	}
+	return a.email, a.groups, true
+}
+
 // Exists reports whether subject (a canonical user name) is still in the
 // users file, so sessions of removed users end at their next request.
 func (p *Provider) Exists(subject string) bool {
