@@ -286,7 +286,8 @@ func (p *Provider) Authenticate(ctx context.Context, user, password, otp string)
 	case a.totpMode != TOTPOff && a.totpSecret != "":
 		now := p.now()
 		code := strings.ReplaceAll(strings.TrimSpace(otp), " ", "")
-		if !validTOTP(a.totpSecret, code, now) || !p.used.claim(a.canonical, code, now) {
+		step, ok := validTOTP(a.totpSecret, code, now)
+		if !ok || !p.used.claim(a.canonical, step, now) {
 			return nil, failed
 		}
 		mfa = true

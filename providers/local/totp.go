@@ -1,6 +1,7 @@
 package local
 
 import (
+	"crypto/subtle"
 	"encoding/base32"
 	"errors"
 	"fmt"
@@ -83,44 +84,60 @@ func parseTOTPSecret(s string) (canon, warning string, err error) {
 	return canon, warning, nil
 }
 
-// validTOTP checks a code against secret at now.
-func validTOTP(secret, code string, now time.Time) bool {
+// validTOTP checks a code against secret at now and returns the time step
+// it belongs to (Unix time / period), within one step of skew either side.
+func validTOTP(secret, code string, now time.Time) (step int64, ok bool) {
 	if len(code) != 6 {
-		return false
+		return 0, false
 	}
 	for _, c := range []byte(code) {
 		if c < '0' || c > '9' {
-			return false
+			return 0, false
 		}
 	}
-	ok, err := totp.ValidateCustom(code, secret, now, totpOpts)
-	return err == nil && ok
+	found := false
+	// Every candidate is computed and compared in constant time, so the
+	// answer's timing says nothing about which step matched.
+	for k := int64(-totpSkew); k <= totpSkew; k++ {
+		at := now.Add(time.Duration(k) * totpPeriod * time.Second)
+		want, err := totp.GenerateCodeCustom(secret, at, totpOpts)
+		if err == nil && subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 && !found {
+			step, found = at.Unix()/totpPeriod, true
+		}
+	}
+	return step, found
 }
 
-// usedCodes remembers accepted codes per user so none is accepted twice
-// (RFC 6238 §5.2, ASVS 6.5.1).
+// usedCodes remembers, per user, the time step of the last code accepted,
+// so no code is accepted twice (RFC 6238 §5.2, ASVS 6.5.1) and none older
+// than one already used either: after the code of step n, the still-valid
+// code of step n-1 is refused too.
 type usedCodes struct {
 	mu   sync.Mutex
-	seen map[string]time.Time // user NUL code → forget after
+	seen map[string]usedStep // user → last accepted step
 }
 
-// claim records (user, code) as used at now and reports whether it was
-// unused.
-func (u *usedCodes) claim(user, code string, now time.Time) bool {
+type usedStep struct {
+	step  int64
+	until time.Time // forget after: no code of step or older is valid by then
+}
+
+// claim records step as used by user at now and reports whether it was newer
+// than every step the user used before.
+func (u *usedCodes) claim(user string, step int64, now time.Time) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	for k, until := range u.seen {
-		if !now.Before(until) {
+	for k, s := range u.seen {
+		if !now.Before(s.until) {
 			delete(u.seen, k)
 		}
 	}
-	k := user + "\x00" + code
-	if _, used := u.seen[k]; used {
+	if last, ok := u.seen[user]; ok && step <= last.step {
 		return false
 	}
 	if u.seen == nil {
-		u.seen = map[string]time.Time{}
+		u.seen = map[string]usedStep{}
 	}
-	u.seen[k] = now.Add(usedCodeTTL)
+	u.seen[user] = usedStep{step: step, until: now.Add(usedCodeTTL)}
 	return true
 }

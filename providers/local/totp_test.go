@@ -21,8 +21,8 @@ func TestRFC6238Vectors(t *testing.T) {
 		2000000000:  "279037", // 69279037
 		20000000000: "353130", // 65353130
 	} {
-		if !validTOTP(rfcSecret, code, time.Unix(unix, 0)) {
-			t.Errorf("T=%d: %s rejected", unix, code)
+		if step, ok := validTOTP(rfcSecret, code, time.Unix(unix, 0)); !ok || step != unix/30 {
+			t.Errorf("T=%d: %s rejected or matched step %d", unix, code, step)
 		}
 	}
 }
@@ -113,6 +113,32 @@ func TestTOTPReplay(t *testing.T) {
 	p.used.mu.Unlock()
 	if n != 1 {
 		t.Fatalf("%d used codes remembered, want only the fresh one", n)
+	}
+}
+
+// TestTOTPOlderStepAfterNewer: once the code of one step is used, the code
+// of the step before, though still inside its window, is refused too: a
+// code seen over a shoulder a moment earlier is useless after the user's own
+// login.
+func TestTOTPOlderStepAfterNewer(t *testing.T) {
+	p, c, _ := newTestProvider(t, TOTPOptional)
+	ctx := context.Background()
+	c.set(75) // step 2 ([60, 90)); step 1's code 287082 is still accepted
+	newer, err := totp.GenerateCodeCustom(rfcSecret, c.now(), totpOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Authenticate(ctx, "carol", "correct horse", newer); err != nil {
+		t.Fatalf("current code: %v", err)
+	}
+	if _, err := p.Authenticate(ctx, "carol", "correct horse", "287082"); !errors.Is(err, providers.ErrInvalidCredentials) {
+		t.Fatalf("the previous step's code after the current one: err = %v", err)
+	}
+	// Without the newer login, the same code is accepted at the same time.
+	p2, c2, _ := newTestProvider(t, TOTPOptional)
+	c2.set(75)
+	if _, err := p2.Authenticate(ctx, "carol", "correct horse", "287082"); err != nil {
+		t.Fatalf("the previous step's code, unused: %v", err)
 	}
 }
 
