@@ -3,6 +3,7 @@ package lockout
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -121,5 +122,67 @@ func TestHashingFreesSlotOnPanic(t *testing.T) {
 	ran := false
 	if err := h.Do(ctx, func() { ran = true }); err != nil || !ran {
 		t.Fatalf("after a panic: err = %v, ran = %v; want the slot free", err, ran)
+	}
+}
+
+func TestHashingQueueIsBounded(t *testing.T) {
+	ctx := context.Background()
+	h := NewHashingQueue(1, 2)
+	hold := make(chan struct{})
+	held := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := h.Do(ctx, func() { close(held); <-hold }); err != nil {
+			t.Error(err)
+		}
+	})
+	<-held
+	var queuedRan atomic.Int32
+	for range 2 {
+		wg.Go(func() {
+			if err := h.Do(ctx, func() { queuedRan.Add(1) }); err != nil {
+				t.Errorf("a caller within the queue bound: %v", err)
+			}
+		})
+	}
+	for h.waiting.Load() != 2 { // until both are parked on the slot
+		runtime.Gosched()
+	}
+	ran := false
+	if err := h.Do(ctx, func() { ran = true }); !errors.Is(err, ErrBusy) || ran {
+		t.Fatalf("with the slot held and the queue full: err = %v, ran = %v; want ErrBusy and not run", err, ran)
+	}
+	close(hold)
+	wg.Wait()
+	if n := queuedRan.Load(); n != 2 {
+		t.Fatalf("%d queued callers ran, want 2", n)
+	}
+	if h.waiting.Load() != 0 {
+		t.Fatalf("%d callers still counted as waiting", h.waiting.Load())
+	}
+	if err := h.Do(ctx, func() { ran = true }); err != nil || !ran {
+		t.Fatalf("after the burst: err = %v, ran = %v; want the gate open", err, ran)
+	}
+}
+
+func TestHashingQueueSizes(t *testing.T) {
+	for _, tt := range []struct{ n, queue int }{{-1, 32}, {0, 32}, {1, 32}, {4, 32}, {8, 64}, {32, 256}} {
+		if got := NewHashing(tt.n).queue; got != int64(tt.queue) {
+			t.Errorf("NewHashing(%d) queues %d, want %d", tt.n, got, tt.queue)
+		}
+	}
+	// No queue: a caller that finds every slot taken is refused at once.
+	h := NewHashingQueue(1, -1)
+	hold := make(chan struct{})
+	held := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- h.Do(context.Background(), func() { close(held); <-hold }) }()
+	<-held
+	if err := h.Do(context.Background(), func() {}); !errors.Is(err, ErrBusy) {
+		t.Errorf("queue < 0: err = %v, want ErrBusy", err)
+	}
+	close(hold)
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

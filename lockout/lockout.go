@@ -28,29 +28,46 @@
 //
 // # What the caller does
 //
-// Before checking a password, call Check; if the Verdict is not Allowed,
-// answer exactly as for a wrong password (same status and message) and log
-// Verdict.Reason. After a wrong password call Fail; after a right one call
-// Succeed; around a one-time code call FailSecondFactor or
-// SucceedSecondFactor. An attempt that Check denied checked nothing: do not
-// call Fail for it. The client IP must come from the socket peer or the
-// trusted-proxy chain only, never from a header an untrusted client sets.
+// Before checking a password, call Begin. If its Verdict is not Allowed,
+// answer exactly as for a wrong password (same status and message), log
+// Verdict.Reason and check nothing. Otherwise Begin has reserved the
+// attempt: it counts toward the user's and the ip's thresholds until it is
+// settled, so attempts that arrive together cannot all pass before any of
+// them has failed. Settle it exactly once: Attempt.Fail after a wrong
+// password (the reservation becomes a failure), Attempt.Succeed after a
+// right one, Attempt.Cancel when no password was checked after all (the
+// hashing gate refused, the client went away). Around a one-time code call
+// FailSecondFactor or SucceedSecondFactor. The client IP must come from the
+// socket peer or the trusted-proxy chain only, never from a header an
+// untrusted client sets.
 //
-// Attempts that pass Check together, before any of them calls Fail, all get
-// their guess: a burst can overshoot the threshold by the attempts in flight.
-// To bound that by the hashing slots, Check (again) inside Hashing.Do and
-// call Fail or Succeed before leaving it.
+// A key admits an attempt only while its failures and unsettled
+// reservations inside the window are fewer than its threshold, so however
+// requests interleave — in one process or across replicas sharing Redis —
+// no more wrong passwords are checked per key per window than the
+// threshold, exactly as when attempts come one at a time (a right password
+// still resets the user's count). Only failures place a lock: a
+// reservation that ends in success or Cancel is simply dropped, so a burst
+// that includes the right password behaves as the same attempts made one
+// after another would. A reservation whose process dies unsettled keeps its
+// place until it leaves the window, which errs toward refusing.
+//
+// Check, Fail and Succeed are the older, unreserved form: Check only reads
+// locks, so attempts that pass Check together all get their guess. They
+// remain for callers that serialise attempts themselves.
 package lockout
 
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -129,12 +146,30 @@ type store interface {
 	// lockedUntil returns, for each key, the end of its lock if it is
 	// locked at now, else the zero time.
 	lockedUntil(ctx context.Context, keys []key, now time.Time) ([]time.Time, error)
-	// fail records a failure of k at now and returns the end of k's lock if
-	// k is locked afterwards (else the zero time), and whether this failure
-	// placed the lock.
-	fail(ctx context.Context, k key, r rule, now time.Time) (until time.Time, locked bool, err error)
-	// reset forgets k's failures; a lock stays.
+	// reserve admits one attempt on k at now, under the name id, if k is
+	// not locked and its failures plus reservations inside the window are
+	// fewer than r.max; the check and the reservation are one atomic step.
+	// When it refuses, until is the end of the lock, or when the oldest
+	// failure or reservation leaves the window.
+	reserve(ctx context.Context, k key, r rule, id nonce, now time.Time) (until time.Time, ok bool, err error)
+	// fail records a failure of k at now, turning the reservation id into
+	// it if there is one, and returns the end of k's lock if k is locked
+	// afterwards (else the zero time), and whether this failure placed the
+	// lock.
+	fail(ctx context.Context, k key, r rule, id nonce, now time.Time) (until time.Time, locked bool, err error)
+	// release drops the reservation id of k, if it is still there.
+	release(ctx context.Context, k key, id nonce) error
+	// reset forgets k's failures; a lock and reservations stay.
 	reset(ctx context.Context, k key) error
+}
+
+// nonce names one reservation: random, so replicas never collide.
+type nonce [12]byte
+
+func newNonce() nonce {
+	var n nonce
+	_, _ = rand.Read(n[:]) // never fails (crypto/rand)
+	return n
 }
 
 // rule is how one namespace counts.
@@ -237,9 +272,10 @@ func Canonical(user string) string {
 }
 
 // Check reports whether a login attempt by user from ip may proceed: it is
-// denied while the user, the user's second factor or the ip is locked. Call
-// it before any password is checked. An invalid ip (no known peer) is not
-// limited by address. A store error wraps ErrUnavailable and the caller must
+// denied while the user, the user's second factor or the ip is locked. It
+// only reads: attempts that pass it together all proceed, so a login form
+// should call Begin instead. An invalid ip (no known peer) is not limited
+// by address. A store error wraps ErrUnavailable and the caller must
 // refuse the attempt.
 func (l *Limiter) Check(ctx context.Context, user string, ip netip.Addr) (Verdict, error) {
 	now := l.now()
@@ -254,6 +290,111 @@ func (l *Limiter) Check(ctx context.Context, user string, ip netip.Addr) (Verdic
 		return Verdict{}, err
 	}
 	return verdict(until, reasons), nil
+}
+
+// Begin admits and reserves one login attempt by user from ip; see "What
+// the caller does" above. It is refused while the user, the user's second
+// factor or the ip is locked, and while the user's or the ip's failures and
+// unsettled attempts inside the window already reach its threshold (the
+// Verdict then names that key as locked, and Until is when its oldest entry
+// leaves the window; in-flight attempts may free a place sooner). When the
+// Verdict is Allowed the Attempt is non-nil and must be settled once. An
+// invalid ip is not limited by address. A store error wraps ErrUnavailable:
+// the caller must refuse the attempt, and nothing stays reserved that could
+// be released.
+func (l *Limiter) Begin(ctx context.Context, user string, ip netip.Addr) (*Attempt, Verdict, error) {
+	// Locks first, in Check's order, so a locked key is reported as such
+	// (and the second factor's lock, which reserve does not look at, counts).
+	v, err := l.Check(ctx, user, ip)
+	if err != nil || !v.Allowed {
+		return nil, v, err
+	}
+	a := &Attempt{l: l, user: l.userKey(nsUser, user), id: newNonce()}
+	a.ip, a.hasIP = l.ipKey(ip)
+	now := l.now()
+	until, ok, err := l.store.reserve(ctx, a.user, l.rule(l.userMax), a.id, now)
+	if err != nil {
+		return nil, Verdict{}, err
+	}
+	if !ok {
+		return nil, Verdict{Reason: ReasonUser, Until: until}, nil
+	}
+	if a.hasIP {
+		until, ok, err := l.store.reserve(ctx, a.ip, l.rule(l.ipMax), a.id, now)
+		if err != nil || !ok {
+			// This attempt will not run: it must not keep the user's place.
+			if rerr := l.store.release(context.WithoutCancel(ctx), a.user, a.id); rerr != nil {
+				l.log.WarnContext(ctx, "lockout: release reservation", "backend", l.backend, "key", a.user.short(), "error", rerr)
+			}
+			if err != nil {
+				return nil, Verdict{}, err
+			}
+			return nil, Verdict{Reason: ReasonIP, Until: until}, nil
+		}
+	}
+	return a, Verdict{Allowed: true}, nil
+}
+
+// Attempt is a login attempt that Begin admitted: it holds a place under
+// the user's and the ip's thresholds until it is settled by exactly one of
+// Fail, Succeed or Cancel (later calls do nothing). Settling goes through
+// even when ctx has been cancelled (the client went away), because a place
+// left taken would refuse the user's next attempts until it left the
+// window. The methods of a nil *Attempt do nothing, for callers without a
+// Limiter. It is safe for concurrent use.
+type Attempt struct {
+	l       *Limiter
+	user    key
+	ip      key
+	hasIP   bool
+	id      nonce
+	settled atomic.Bool
+}
+
+func (a *Attempt) settle() bool {
+	return a != nil && a.settled.CompareAndSwap(false, true)
+}
+
+// Fail records the attempt's wrong password (or, in a one-form login, any
+// wrong credential): its places become failures of the user and the ip, and
+// the returned Verdict is for the next attempt, not Allowed when either is
+// now locked. Errors as for Limiter.Fail.
+func (a *Attempt) Fail(ctx context.Context) (Verdict, error) {
+	if !a.settle() {
+		return Verdict{Allowed: true}, nil
+	}
+	return a.l.failKeys(context.WithoutCancel(ctx), a.user, a.ip, a.hasIP, a.id)
+}
+
+// Succeed records a right password: the user's failures are forgotten (as
+// Limiter.Succeed) and the attempt's places are freed, the ip's without
+// counting. A lock stays. A store error wraps ErrUnavailable; the caller
+// logs it.
+func (a *Attempt) Succeed(ctx context.Context) error {
+	if !a.settle() {
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	return errors.Join(a.l.store.reset(ctx, a.user), a.release(ctx))
+}
+
+// Cancel frees the attempt's places without counting anything: for an
+// attempt that checked no password after all. Never call it after a
+// password was checked. A store error wraps ErrUnavailable; the caller logs
+// it (the places then stay taken until they leave the window).
+func (a *Attempt) Cancel(ctx context.Context) error {
+	if !a.settle() {
+		return nil
+	}
+	return a.release(context.WithoutCancel(ctx))
+}
+
+func (a *Attempt) release(ctx context.Context) error {
+	err := a.l.store.release(ctx, a.user, a.id)
+	if a.hasIP {
+		err = errors.Join(err, a.l.store.release(ctx, a.ip, a.id))
+	}
+	return err
 }
 
 // Fail records a wrong password (or, in a one-form login, any wrong
@@ -290,21 +431,28 @@ func (l *Limiter) SucceedSecondFactor(ctx context.Context, user string) error {
 }
 
 func (l *Limiter) failUserAndIP(ctx context.Context, ns byte, user string, ip netip.Addr) (Verdict, error) {
+	ik, hasIP := l.ipKey(ip)
+	return l.failKeys(ctx, l.userKey(ns, user), ik, hasIP, newNonce())
+}
+
+// failKeys records a failure of the user key uk and, if hasIP, of the
+// address key ik, turning the reservation id into it where there is one.
+func (l *Limiter) failKeys(ctx context.Context, uk, ik key, hasIP bool, id nonce) (Verdict, error) {
 	now := l.now()
-	keys := []key{l.userKey(ns, user)}
-	rules := []rule{{max: l.userMax, window: l.window, lockout: l.lockout}}
+	keys := []key{uk}
+	rules := []rule{l.rule(l.userMax)}
 	reasons := []string{ReasonUser}
-	if ns == nsSecondFactor {
+	if uk.ns == nsSecondFactor {
 		reasons[0] = ReasonSecondFactor
 	}
-	if k, ok := l.ipKey(ip); ok {
-		keys = append(keys, k)
-		rules = append(rules, rule{max: l.ipMax, window: l.window, lockout: l.lockout})
+	if hasIP {
+		keys = append(keys, ik)
+		rules = append(rules, l.rule(l.ipMax))
 		reasons = append(reasons, ReasonIP)
 	}
 	until := make([]time.Time, len(keys))
 	for i, k := range keys {
-		u, locked, err := l.store.fail(ctx, k, rules[i], now)
+		u, locked, err := l.store.fail(ctx, k, rules[i], id, now)
 		if err != nil {
 			return Verdict{}, err
 		}
@@ -315,6 +463,10 @@ func (l *Limiter) failUserAndIP(ctx context.Context, ns byte, user string, ip ne
 		}
 	}
 	return verdict(until, reasons), nil
+}
+
+func (l *Limiter) rule(max int) rule {
+	return rule{max: max, window: l.window, lockout: l.lockout}
 }
 
 func verdict(until []time.Time, reasons []string) Verdict {

@@ -13,7 +13,8 @@ const evictWarnEvery = time.Minute
 
 // memory is the in-process store: a map bounded to max entries, with two
 // lists that make expiry and eviction O(1) per call. An entry is either
-// counting (failures inside the window) or locked (no failures, an end).
+// counting (failures and reservations inside the window) or locked (none
+// of either, an end).
 type memory struct {
 	mu       sync.Mutex
 	max      int
@@ -28,10 +29,17 @@ type memory struct {
 
 type memEntry struct {
 	k       key
-	fails   []int64 // unix ns, oldest first, all inside the window
-	until   int64   // unix ns; non-zero iff locked
-	expires int64   // when the entry means nothing any more
+	fails   []int64   // unix ns, oldest first, all inside the window
+	pending []pending // reservations, oldest first, all inside the window
+	until   int64     // unix ns; non-zero iff locked
+	expires int64     // when the entry means nothing any more
 	elem    *list.Element
+}
+
+// pending is a reservation: when it was made, and its name.
+type pending struct {
+	t  int64
+	id nonce
 }
 
 func newMemory(max int, warn func(counters, locks int)) *memory {
@@ -57,33 +65,54 @@ func (m *memory) lockedUntil(_ context.Context, keys []key, now time.Time) ([]ti
 	return out, nil
 }
 
-func (m *memory) fail(_ context.Context, k key, r rule, now time.Time) (time.Time, bool, error) {
+func (m *memory) reserve(_ context.Context, k key, r rule, id nonce, now time.Time) (time.Time, bool, error) {
 	t := now.UnixNano()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sweep(t)
-	e := m.entries[k]
+	e := m.live(k, t)
 	if e != nil && e.until != 0 {
-		if e.until > t {
-			return time.Unix(0, e.until), false, nil // locked: not counted, not extended
-		}
-		m.remove(e)
-		e = nil
+		return time.Unix(0, e.until), false, nil
 	}
 	if e == nil {
-		m.makeRoom(t)
-		e = &memEntry{k: k}
-		e.elem = m.counting.PushFront(e)
-		m.entries[k] = e
+		e = m.add(k, t)
 	}
-	cutoff := t - int64(r.window)
-	i := 0
-	for i < len(e.fails) && e.fails[i] <= cutoff {
-		i++
+	e.prune(t - int64(r.window))
+	if len(e.fails)+len(e.pending) >= r.max {
+		oldest := t
+		if len(e.fails) > 0 {
+			oldest = e.fails[0]
+		}
+		if len(e.pending) > 0 && e.pending[0].t < oldest {
+			oldest = e.pending[0].t
+		}
+		return time.Unix(0, oldest+int64(r.window)), false, nil
 	}
-	e.fails = append(e.fails[:copy(e.fails, e.fails[i:])], t)
+	e.pending = append(e.pending, pending{t: t, id: id})
+	e.expires = t + int64(r.window)
+	m.counting.MoveToFront(e.elem)
+	return time.Time{}, true, nil
+}
+
+func (m *memory) fail(_ context.Context, k key, r rule, id nonce, now time.Time) (time.Time, bool, error) {
+	t := now.UnixNano()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sweep(t)
+	e := m.live(k, t)
+	if e != nil && e.until != 0 {
+		return time.Unix(0, e.until), false, nil // locked: not counted, not extended
+	}
+	if e == nil {
+		e = m.add(k, t)
+	}
+	e.prune(t - int64(r.window))
+	e.drop(id)
+	e.fails = append(e.fails, t)
 	if len(e.fails) >= r.max {
-		e.fails = nil
+		// The lock forgets the failures and the reservations: attempts
+		// still in flight find the key locked when they settle.
+		e.fails, e.pending = nil, nil
 		e.until = t + int64(r.lockout)
 		e.expires = e.until
 		m.counting.Remove(e.elem)
@@ -95,13 +124,74 @@ func (m *memory) fail(_ context.Context, k key, r rule, now time.Time) (time.Tim
 	return time.Time{}, false, nil
 }
 
+func (m *memory) release(_ context.Context, k key, id nonce) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e := m.entries[k]; e != nil && e.until == 0 {
+		e.drop(id)
+		if len(e.fails) == 0 && len(e.pending) == 0 {
+			m.remove(e)
+		}
+	}
+	return nil
+}
+
 func (m *memory) reset(_ context.Context, k key) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if e := m.entries[k]; e != nil && e.until == 0 {
-		m.remove(e)
+		// Reservations stay: their attempts are still running, and freeing
+		// their places would let more attempts in than the threshold.
+		e.fails = nil
+		if len(e.pending) == 0 {
+			m.remove(e)
+		}
 	}
 	return nil
+}
+
+// live returns k's entry, or nil when there is none or its lock has lifted
+// (then it is removed: the key starts afresh).
+func (m *memory) live(k key, t int64) *memEntry {
+	e := m.entries[k]
+	if e != nil && e.until != 0 && e.until <= t {
+		m.remove(e)
+		return nil
+	}
+	return e
+}
+
+// add makes a counting entry for k.
+func (m *memory) add(k key, t int64) *memEntry {
+	m.makeRoom(t)
+	e := &memEntry{k: k}
+	e.elem = m.counting.PushFront(e)
+	m.entries[k] = e
+	return e
+}
+
+// prune drops failures and reservations at or before cutoff.
+func (e *memEntry) prune(cutoff int64) {
+	i := 0
+	for i < len(e.fails) && e.fails[i] <= cutoff {
+		i++
+	}
+	e.fails = e.fails[:copy(e.fails, e.fails[i:])]
+	i = 0
+	for i < len(e.pending) && e.pending[i].t <= cutoff {
+		i++
+	}
+	e.pending = e.pending[:copy(e.pending, e.pending[i:])]
+}
+
+// drop removes the reservation id, if it is there.
+func (e *memEntry) drop(id nonce) {
+	for i, p := range e.pending {
+		if p.id == id {
+			e.pending = append(e.pending[:i], e.pending[i+1:]...)
+			return
+		}
+	}
 }
 
 // sweep drops expired entries from the old ends of both lists. The lists

@@ -279,8 +279,14 @@ func (g *Gateway) localLogin(w http.ResponseWriter, r *http.Request) error {
 		g.renderSignIn(w, r, st, http.StatusUnauthorized, rd, "", "Invalid username or password.")
 		return nil
 	}
+	// Begin reserves this attempt's place under the account's and the
+	// address's thresholds before the password is hashed, in one atomic
+	// step per key. Checking locks first and counting the failure only
+	// after the hash let every request of a parallel burst through the
+	// check before the first failure landed: all of them got their guess.
+	var attempt *lockout.Attempt // nil without a Limiter: its methods do nothing
 	if lim := g.opts.Limiter; lim != nil {
-		v, err := lim.Check(ctx, account, ip)
+		a, v, err := lim.Begin(ctx, account, ip)
 		if err != nil {
 			return newHTTPError(http.StatusServiceUnavailable, "Sign-in is unavailable. Please try again shortly.", err)
 		}
@@ -289,12 +295,23 @@ func (g *Gateway) localLogin(w http.ResponseWriter, r *http.Request) error {
 			g.opts.Metrics.Login(g.opts.Local.ID(), metrics.OutcomeLocked)
 			return refuse()
 		}
+		attempt = a
+	}
+	// cancel frees the reservation of an attempt that checked no password.
+	cancel := func() {
+		if err := attempt.Cancel(ctx); err != nil {
+			g.log.WarnContext(ctx, "release login reservation", "request_id", requestID(ctx), "error", err)
+		}
 	}
 	var id *identity.Identity
 	var authErr error
 	authenticate := func() { id, authErr = g.opts.Local.Authenticate(ctx, user, password, otp) }
 	if g.opts.Hashing != nil {
 		if err := g.opts.Hashing.Do(ctx, authenticate); err != nil {
+			cancel()
+			if errors.Is(err, lockout.ErrBusy) {
+				w.Header().Set("Retry-After", "2")
+			}
 			return newHTTPError(http.StatusServiceUnavailable, "Sign-in is busy. Please try again.", err)
 		}
 	} else {
@@ -303,22 +320,21 @@ func (g *Gateway) localLogin(w http.ResponseWriter, r *http.Request) error {
 	if authErr != nil {
 		g.opts.Metrics.Login(g.opts.Local.ID(), loginOutcome(authErr))
 		if !errors.Is(authErr, providers.ErrInvalidCredentials) {
+			// Not a verdict on the password (the local provider returns
+			// only the request's context error before hashing).
+			cancel()
 			return loginError(authErr)
 		}
-		if lim := g.opts.Limiter; lim != nil {
-			if v, err := lim.Fail(ctx, account, ip); err != nil {
-				g.log.WarnContext(ctx, "record failed login", "request_id", requestID(ctx), "error", err)
-			} else if !v.Allowed {
-				g.log.WarnContext(ctx, "lockout", "request_id", requestID(ctx), "account", account, "client_ip", ip.String(), "reason", v.Reason, "until", v.Until)
-			}
+		if v, err := attempt.Fail(ctx); err != nil {
+			g.log.WarnContext(ctx, "record failed login", "request_id", requestID(ctx), "error", err)
+		} else if !v.Allowed {
+			g.log.WarnContext(ctx, "lockout", "request_id", requestID(ctx), "account", account, "client_ip", ip.String(), "reason", v.Reason, "until", v.Until)
 		}
 		logFailure("invalid credentials", authErr)
 		return refuse()
 	}
-	if lim := g.opts.Limiter; lim != nil {
-		if err := lim.Succeed(ctx, account); err != nil {
-			g.log.WarnContext(ctx, "reset login failures", "request_id", requestID(ctx), "error", err)
-		}
+	if err := attempt.Succeed(ctx); err != nil {
+		g.log.WarnContext(ctx, "reset login failures", "request_id", requestID(ctx), "error", err)
 	}
 	g.opts.Metrics.Login(g.opts.Local.ID(), metrics.OutcomeSuccess)
 	if err := g.startSession(w, r, st, id, nil); err != nil {
