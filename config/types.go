@@ -20,6 +20,11 @@ type Config struct {
 	Upstreams []Upstream          `yaml:"upstreams"`
 	Rules     []Rule              `yaml:"rules"`
 	Default   string              `yaml:"default"` // deny | authenticated
+	// CaseSensitivePaths makes rule paths, prefixes and regexes match the
+	// request path's case exactly. By default they ignore ASCII case, since
+	// many upstreams (IIS, Windows file systems, some frameworks' routers)
+	// serve /ADMIN/x as /admin/x (SECURITY.md A075).
+	CaseSensitivePaths bool `yaml:"case_sensitive_paths"`
 	Assertion Assertion           `yaml:"assertion"`
 	Log       Log                 `yaml:"log"`
 	Login     Login               `yaml:"login"`

@@ -44,6 +44,7 @@ func (p *Policy) Decide(id *identity.Identity, req Request) Decision {
 	if req.Path == "" || req.Path[0] != '/' || strings.ContainsAny(req.Path, "?#\\") {
 		return Decision{Result: Forbid, Rule: DefaultRuleName, RuleIndex: -1, Reason: "invalid request path (not normalised)"}
 	}
+	req.Path = p.fold(req.Path) // allocates only when the path has upper-case letters
 	host, port := splitHostPort(CanonicalHost(req.Host))
 	candidates, ok := p.byHost[host]
 	if !ok {

@@ -279,3 +279,38 @@ func TestDecideConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// SECURITY.md A075: many upstreams serve /ADMIN/x as /admin/x, so by default
+// rule paths, prefixes and regexes ignore ASCII case; case_sensitive_paths
+// restores exact matching for upstreams that are case-sensitive themselves.
+func TestPathCaseFolding(t *testing.T) {
+	rules := []config.Rule{
+		{Name: "admin", Prefix: "/admin", Allow: config.Allow{Groups: []string{"admins"}}},
+		{Name: "report", Path: "/Reports/Q1", Allow: config.Allow{Groups: []string{"admins"}}},
+		{Name: "api", Regex: `^/api/v[0-9]+/`, Allow: config.Allow{Groups: []string{"admins"}}},
+		{Name: "everyone", Prefix: "/", Allow: config.Allow{Authenticated: true}},
+	}
+	folding := mustNew(t, &config.Config{Rules: rules})
+	exact := mustNew(t, &config.Config{Rules: rules, CaseSensitivePaths: true})
+	for _, tc := range []struct {
+		path              string
+		folded, sensitive int // the rule that decides
+	}{
+		{"/admin/x", 0, 0},
+		{"/ADMIN/x", 0, 3},
+		{"/Admin", 0, 3},
+		{"/admin%2Fx", 0, 0},
+		{"/ADMIN%2Fx", 0, 3},
+		{"/reports/q1", 1, 3},
+		{"/Reports/Q1", 1, 1},
+		{"/API/V2/users", 2, 3},
+		{"/administrator", 3, 3},
+	} {
+		if d := folding.Decide(bob, Request{Method: "GET", Host: "h", Path: tc.path}); d.RuleIndex != tc.folded {
+			t.Errorf("default, %s: rule %d (%s), want %d", tc.path, d.RuleIndex, d.Rule, tc.folded)
+		}
+		if d := exact.Decide(bob, Request{Method: "GET", Host: "h", Path: tc.path}); d.RuleIndex != tc.sensitive {
+			t.Errorf("case_sensitive_paths, %s: rule %d (%s), want %d", tc.path, d.RuleIndex, d.Rule, tc.sensitive)
+		}
+	}
+}

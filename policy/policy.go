@@ -31,6 +31,18 @@ type Policy struct {
 	roles     map[string]*criteria
 	roleNames []string // sorted
 	defAuth   bool     // default: authenticated (else deny)
+	// foldCase: rule paths and prefixes are stored, and request paths
+	// compared, in ASCII lower case; regexes get (?i). See
+	// config.Config.CaseSensitivePaths.
+	foldCase bool
+}
+
+// fold is the form of a rule or request path that comparisons use.
+func (p *Policy) fold(path string) string {
+	if p.foldCase {
+		return asciiLower(path)
+	}
+	return path
 }
 
 // allowKind is what a non-deny rule requires.
@@ -91,7 +103,7 @@ func New(cfg *config.Config) (*Policy, error) {
 	bad := func(format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, a...)...))
 	}
-	p := &Policy{roles: make(map[string]*criteria, len(cfg.Roles))}
+	p := &Policy{roles: make(map[string]*criteria, len(cfg.Roles)), foldCase: !cfg.CaseSensitivePaths}
 	switch cfg.Default {
 	case "", "deny":
 	case "authenticated":
@@ -182,16 +194,20 @@ func (p *Policy) compileRule(i int, rc config.Rule) (rule, error) {
 		if err := checkRulePath("path", rc.Path); err != nil {
 			return r, err
 		}
-		r.path = rc.Path
+		r.path = p.fold(rc.Path)
 	}
 	if rc.Prefix != "" {
 		if err := checkRulePath("prefix", rc.Prefix); err != nil {
 			return r, err
 		}
-		r.hasPrefix, r.prefix = true, strings.TrimRight(rc.Prefix, "/")
+		r.hasPrefix, r.prefix = true, p.fold(strings.TrimRight(rc.Prefix, "/"))
 	}
 	if rc.Regex != "" {
-		re, err := regexp.Compile(rc.Regex)
+		expr := rc.Regex
+		if p.foldCase {
+			expr = "(?i)" + expr
+		}
+		re, err := regexp.Compile(expr)
 		if err != nil {
 			return r, fmt.Errorf("regex: %v", err)
 		}
