@@ -24,10 +24,10 @@ type Config struct {
 	// request path's case exactly. By default they ignore ASCII case, since
 	// many upstreams (IIS, Windows file systems, some frameworks' routers)
 	// serve /ADMIN/x as /admin/x (SECURITY.md A075).
-	CaseSensitivePaths bool `yaml:"case_sensitive_paths"`
-	Assertion Assertion           `yaml:"assertion"`
-	Log       Log                 `yaml:"log"`
-	Login     Login               `yaml:"login"`
+	CaseSensitivePaths bool      `yaml:"case_sensitive_paths"`
+	Assertion          Assertion `yaml:"assertion"`
+	Log                Log       `yaml:"log"`
+	Login              Login     `yaml:"login"`
 
 	// Source is the file the config was read from ("" when built in code).
 	Source string `yaml:"-"`
