@@ -14,12 +14,17 @@ import (
 // folding, so "\u212Aarol" never equals "karol"); groups, roles and providers
 // compare exactly.
 type criteria struct {
-	roles     []string
-	groups    []string
-	emails    map[string]struct{} // lower-cased
-	domains   map[string]struct{} // lower-cased
-	users     map[string]struct{} // lower-cased
-	providers []string
+	roles  []string
+	groups []string // as configured
+	// groupIn and groupName split each groups entry: "provider:group" for a
+	// configured provider's id holds only for that provider's identities;
+	// any other entry is a plain group name and holds for any provider.
+	groupIn, groupName []string
+	emails             map[string]struct{}            // lower-cased
+	domains            map[string]struct{}            // lower-cased
+	users              map[string]struct{}            // plain entries, lower-cased
+	usersIn            map[string]map[string]struct{} // "provider:name" entries: provider → lower-cased names
+	providers          []string
 
 	// As configured, for reasons.
 	emailList, domainList, userList []string
@@ -29,10 +34,36 @@ type criteria struct {
 	whyDomains                        map[string]string
 }
 
-func compileCriteria(emails, groups, domains, users, providers []string) (*criteria, error) {
+// compileCriteria compiles one allow or role. known holds the ids of the
+// configured providers: a users or groups entry "id:value" whose prefix is
+// one of them names a value from that provider only (SECURITY.md A055: user
+// and group names are not unique across identity providers).
+func compileCriteria(emails, groups, domains, users, providers []string, known map[string]bool) (*criteria, error) {
 	// Cloned: the caller's config must not change a compiled policy.
 	c := &criteria{groups: slices.Clone(groups), providers: slices.Clone(providers),
 		emailList: slices.Clone(emails), domainList: slices.Clone(domains), userList: slices.Clone(users)}
+	for _, g := range groups {
+		in, name := splitQualified(g, known)
+		c.groupIn, c.groupName = append(c.groupIn, in), append(c.groupName, name)
+	}
+	var plainUsers []string
+	for _, u := range users {
+		in, name := splitQualified(u, known)
+		if in == "" {
+			plainUsers = append(plainUsers, u)
+			continue
+		}
+		if name == "" {
+			return nil, fmt.Errorf("users: %q names no user", u)
+		}
+		if c.usersIn == nil {
+			c.usersIn = map[string]map[string]struct{}{}
+		}
+		if c.usersIn[in] == nil {
+			c.usersIn[in] = map[string]struct{}{}
+		}
+		c.usersIn[in][asciiLower(name)] = struct{}{}
+	}
 	var err error
 	if c.emails, err = lowerSet("emails", emails); err != nil {
 		return nil, err
@@ -50,8 +81,13 @@ func compileCriteria(emails, groups, domains, users, providers []string) (*crite
 			return nil, fmt.Errorf("domains: %q: want a bare domain such as example.com", d)
 		}
 	}
-	if c.users, err = lowerSet("users", users); err != nil {
+	if c.users, err = lowerSet("users", plainUsers); err != nil {
 		return nil, err
+	}
+	for i, g := range c.groupName {
+		if g == "" && c.groupIn[i] != "" {
+			return nil, fmt.Errorf("groups: %q names no group", groups[i])
+		}
 	}
 	for _, list := range [][]string{groups, providers} {
 		for _, v := range list {
@@ -62,6 +98,15 @@ func compileCriteria(emails, groups, domains, users, providers []string) (*crite
 	}
 	c.explain()
 	return c, nil
+}
+
+// splitQualified splits "provider:value" when provider is a known id, and
+// returns ("", v) for anything else.
+func splitQualified(v string, known map[string]bool) (provider, value string) {
+	if p, rest, ok := strings.Cut(v, ":"); ok && known[p] {
+		return p, rest
+	}
+	return "", v
 }
 
 func lowerSet(key string, vals []string) (map[string]struct{}, error) {
@@ -80,7 +125,7 @@ func lowerSet(key string, vals []string) (map[string]struct{}, error) {
 
 func (c *criteria) empty() bool {
 	return len(c.roles) == 0 && len(c.groups) == 0 && len(c.emails) == 0 &&
-		len(c.domains) == 0 && len(c.users) == 0 && len(c.providers) == 0
+		len(c.domains) == 0 && len(c.users) == 0 && len(c.usersIn) == 0 && len(c.providers) == 0
 }
 
 // match reports which criterion id satisfies ("" when none), as a phrase
@@ -92,8 +137,8 @@ func (c *criteria) match(id *identity.Identity, roles map[string]*criteria) stri
 			return c.whyRoles[i]
 		}
 	}
-	for i, g := range c.groups {
-		if id.InGroup(g) {
+	for i, g := range c.groupName {
+		if (c.groupIn[i] == "" || c.groupIn[i] == id.Provider) && id.InGroup(g) {
 			return c.whyGroups[i]
 		}
 	}
@@ -109,8 +154,12 @@ func (c *criteria) match(id *identity.Identity, roles map[string]*criteria) stri
 			}
 		}
 	}
-	if len(c.users) > 0 {
-		if _, ok := c.users[asciiLower(id.UserName())]; ok {
+	if len(c.users) > 0 || len(c.usersIn) > 0 {
+		name := asciiLower(id.UserName())
+		if _, ok := c.users[name]; ok {
+			return "user name"
+		}
+		if _, ok := c.usersIn[id.Provider][name]; ok {
 			return "user name"
 		}
 	}

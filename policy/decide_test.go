@@ -314,3 +314,44 @@ func TestPathCaseFolding(t *testing.T) {
 		}
 	}
 }
+
+// SECURITY.md A055: user and group names are not unique across identity
+// providers. "provider:name" in users or groups holds only for identities
+// of that configured provider; a plain name holds for any provider; a
+// prefix that is no provider's id is part of the name.
+func TestQualifiedUsersAndGroups(t *testing.T) {
+	cfg := &config.Config{
+		Providers: []config.Provider{{ID: "local"}, {ID: "github"}},
+		Roles: map[string]config.RoleSpec{
+			"local-carol": {Users: []string{"local:carol"}},
+			"github-ops":  {Groups: []string{"github:ops"}},
+			"any-bob":     {Users: []string{"bob"}},
+			"colon-group": {Groups: []string{"team:blue"}}, // "team" is no provider
+		},
+	}
+	p := mustNew(t, cfg)
+	for _, tc := range []struct {
+		name string
+		id   *identity.Identity
+		want []string
+	}{
+		{"local carol", &identity.Identity{Provider: "local", Subject: "carol", User: "Carol"}, []string{"local-carol"}},
+		{"github carol is someone else", &identity.Identity{Provider: "github", Subject: "9", User: "carol"}, nil},
+		{"oidc preferred_username carol", &identity.Identity{Provider: "idp", Subject: "8", PreferredUsername: "carol"}, nil},
+		{"github ops", &identity.Identity{Provider: "github", Subject: "2", Groups: []string{"ops"}}, []string{"github-ops"}},
+		{"local ops is another group", &identity.Identity{Provider: "local", Subject: "x", Groups: []string{"ops"}}, nil},
+		{"plain user name, any provider", &identity.Identity{Provider: "idp", Subject: "7", User: "bob"}, []string{"any-bob"}},
+		{"group with a colon", &identity.Identity{Provider: "idp", Subject: "6", Groups: []string{"team:blue"}}, []string{"colon-group"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := p.Roles(tc.id); !slices.Equal(got, tc.want) {
+				t.Errorf("Roles = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	for _, bad := range []config.RoleSpec{{Users: []string{"local:"}}, {Groups: []string{"github:"}}} {
+		if _, err := New(&config.Config{Providers: cfg.Providers, Roles: map[string]config.RoleSpec{"r": bad}}); err == nil {
+			t.Errorf("New accepted %+v, which names no user or group", bad)
+		}
+	}
+}

@@ -35,6 +35,7 @@ type Policy struct {
 	// compared, in ASCII lower case; regexes get (?i). See
 	// config.Config.CaseSensitivePaths.
 	foldCase bool
+	known    map[string]bool // provider ids, for "provider:name" users and groups
 }
 
 // fold is the form of a rule or request path that comparisons use.
@@ -103,7 +104,10 @@ func New(cfg *config.Config) (*Policy, error) {
 	bad := func(format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, a...)...))
 	}
-	p := &Policy{roles: make(map[string]*criteria, len(cfg.Roles)), foldCase: !cfg.CaseSensitivePaths}
+	p := &Policy{roles: make(map[string]*criteria, len(cfg.Roles)), foldCase: !cfg.CaseSensitivePaths, known: map[string]bool{}}
+	for _, pc := range cfg.Providers {
+		p.known[pc.ID] = true
+	}
 	switch cfg.Default {
 	case "", "deny":
 	case "authenticated":
@@ -112,7 +116,7 @@ func New(cfg *config.Config) (*Policy, error) {
 		bad("default: %q is not deny or authenticated", cfg.Default)
 	}
 	for name, spec := range cfg.Roles {
-		c, err := compileCriteria(spec.Emails, spec.Groups, spec.Domains, spec.Users, spec.Providers)
+		c, err := compileCriteria(spec.Emails, spec.Groups, spec.Domains, spec.Users, spec.Providers, p.known)
 		if err != nil {
 			bad("roles.%s: %v", name, err)
 			continue
@@ -235,7 +239,7 @@ func (p *Policy) compileRule(i int, rc config.Rule) (rule, error) {
 	case !allowGiven(a):
 		return r, errors.New("allow is missing: give public, authenticated, or criteria (roles, groups, emails, domains, users, providers)")
 	}
-	c, err := compileCriteria(a.Emails, a.Groups, a.Domains, a.Users, a.Providers)
+	c, err := compileCriteria(a.Emails, a.Groups, a.Domains, a.Users, a.Providers, p.known)
 	if err != nil {
 		return r, fmt.Errorf("allow: %v", err)
 	}
