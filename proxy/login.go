@@ -34,6 +34,9 @@ func randomToken() string {
 }
 
 // safeRedirect returns rd if the one redirect validator accepts it, else "/".
+// A refused target is logged redacted like the access log's query: it is
+// often the very URL the visitor asked for (forward-auth builds it from
+// X-Forwarded-Uri), tokens in its query included.
 func (g *Gateway) safeRedirect(r *http.Request, st *state, rd string) string {
 	if rd == "" {
 		return "/"
@@ -41,7 +44,7 @@ func (g *Gateway) safeRedirect(r *http.Request, st *state, rd string) string {
 	if target, ok := st.redirects.Check(rd); ok {
 		return target
 	}
-	g.log.WarnContext(r.Context(), "rejected redirect target", "request_id", requestID(r.Context()), "rd", rd)
+	g.log.WarnContext(r.Context(), "rejected redirect target", "request_id", requestID(r.Context()), "rd", redactURL(rd))
 	return "/"
 }
 
