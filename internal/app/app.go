@@ -141,6 +141,11 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options)
 		if limiter, err = lockout.NewRedis(client, cfg.Login, limiterOpts); err != nil {
 			return nil, fmt.Errorf("login limits: %w", err)
 		}
+		// And used one-time codes, so a code accepted at one replica is
+		// refused at the others.
+		if a.Local != nil {
+			a.Local.ShareUsedCodes(local.NewRedisSteps(client, limiterOpts.HashKey))
+		}
 	default:
 		cs, err := session.NewCookieStore(cfg.Session, sopts)
 		if err != nil {

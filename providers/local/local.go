@@ -61,6 +61,7 @@ type Provider struct {
 	verify func(h passwordHash, password []byte) bool
 	now    func() time.Time
 	used   usedCodes
+	steps StepStore // used TOTP steps shared with other replicas; nil = this process only
 	// warnings are problems of the users file that do not stop it from
 	// loading ("users.yaml:6: users[0].totp_secret: …"); see Warnings.
 	warnings []string
@@ -289,6 +290,15 @@ func (p *Provider) Authenticate(ctx context.Context, user, password, otp string)
 		step, ok := validTOTP(a.totpSecret, code, now)
 		if !ok || !p.used.claim(a.canonical, step, now) {
 			return nil, failed
+		}
+		if p.steps != nil {
+			fresh, err := p.steps.Claim(ctx, a.canonical, step, usedCodeTTL)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", providers.ErrUnavailable, err)
+			}
+			if !fresh {
+				return nil, failed // used at another replica
+			}
 		}
 		mfa = true
 	case a.totpMode == TOTPRequired:
