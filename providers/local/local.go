@@ -61,7 +61,7 @@ type Provider struct {
 	verify func(h passwordHash, password []byte) bool
 	now    func() time.Time
 	used   usedCodes
-	steps StepStore // used TOTP steps shared with other replicas; nil = this process only
+	steps  StepStore // used TOTP steps shared with other replicas; nil = this process only
 	// warnings are problems of the users file that do not stop it from
 	// loading ("users.yaml:6: users[0].totp_secret: …"); see Warnings.
 	warnings []string
