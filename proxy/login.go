@@ -50,6 +50,12 @@ func (g *Gateway) safeRedirect(r *http.Request, st *state, rd string) string {
 
 func (g *Gateway) signInPage(w http.ResponseWriter, r *http.Request) error {
 	st := g.state.Load()
+	// SECURITY.md A025: whoever opens the sign-in page is about to become
+	// someone; a session the browser still carries (perhaps planted) ends
+	// here, server-side too, rather than survive beside the new sign-in.
+	if err := g.opts.Sessions.Clear(w, r); err != nil {
+		g.log.WarnContext(r.Context(), "end the session on the sign-in page", "request_id", requestID(r.Context()), "error", err)
+	}
 	rd := g.safeRedirect(r, st, r.URL.Query().Get("rd"))
 	g.renderSignIn(w, r, st, http.StatusOK, rd, signInMessages[r.URL.Query().Get("msg")], "")
 	return nil

@@ -135,3 +135,30 @@ func TestRequestOverridesNeverReachUpstream(t *testing.T) {
 		}
 	}
 }
+
+// SECURITY.md A025: GET sign_in with a valid session clears it (an expired
+// cookie, Max-Age < 0) and still renders the page.
+func TestSignInPageEndsAnExistingSession(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.client()
+	e.localLogin(c, "carol", carolPassword, "/")
+	if r := e.get(c, "/x", "Accept", "application/json"); r.StatusCode != http.StatusOK {
+		t.Fatalf("signed in: %d", r.StatusCode)
+	}
+	resp := e.get(c, "/oauth2/sign_in")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign-in page: %d", resp.StatusCode)
+	}
+	cleared := false
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "_gatehouse" && ck.MaxAge < 0 && ck.Value == "" {
+			cleared = true
+		}
+	}
+	if !cleared {
+		t.Fatalf("session cookie not cleared: %v", resp.Header["Set-Cookie"])
+	}
+	if r := e.get(c, "/x", "Accept", "application/json"); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("after the sign-in page: %d, want 401", r.StatusCode)
+	}
+}
