@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/identity"
 	"github.com/gatehouse-dev/gatehouse/lockout"
 	"github.com/gatehouse-dev/gatehouse/metrics"
+	"github.com/gatehouse-dev/gatehouse/redact"
 	"github.com/gatehouse-dev/gatehouse/providers"
 	"github.com/gatehouse-dev/gatehouse/session"
 )
@@ -44,7 +45,7 @@ func (g *Gateway) safeRedirect(r *http.Request, st *state, rd string) string {
 	if target, ok := st.redirects.Check(rd); ok {
 		return target
 	}
-	g.log.WarnContext(r.Context(), "rejected redirect target", "request_id", requestID(r.Context()), "rd", redactURL(rd))
+	g.log.WarnContext(r.Context(), "rejected redirect target", "request_id", requestID(r.Context()), "rd", redact.URL(rd))
 	return "/"
 }
 

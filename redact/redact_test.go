@@ -1,4 +1,4 @@
-package proxy
+package redact
 
 import (
 	"net/url"
@@ -56,7 +56,7 @@ func TestRedactQuery(t *testing.T) {
 		{"the unencoded rest of a URL in a value", "rd=/x?token=SECRET", "rd=" + nest("/x?token=REDACTED")},
 	}
 	for _, tt := range tests {
-		got := redactQuery(tt.in)
+		got := Query(tt.in)
 		if got != tt.want {
 			t.Errorf("%s:\nredactQuery(%q)\n = %q\nwant %q", tt.name, tt.in, got, tt.want)
 		}
@@ -72,7 +72,7 @@ func TestRedactQueryNestingIsBounded(t *testing.T) {
 		v = "/y?rd=" + url.QueryEscape(v)
 	}
 	q := "rd=" + url.QueryEscape(v)
-	if got := redactQuery(q); strings.Contains(got, "SECRET") || !strings.Contains(got, "REDACTED") {
+	if got := Query(q); strings.Contains(got, "SECRET") || !strings.Contains(got, "REDACTED") {
 		t.Fatalf("ten levels deep: %q", got)
 	}
 }
@@ -90,8 +90,8 @@ func TestRedactURL(t *testing.T) {
 		{"/path/user@host", "/path/user@host"},
 	}
 	for _, tt := range tests {
-		if got := redactURL(tt.in); got != tt.want {
-			t.Errorf("redactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := URL(tt.in); got != tt.want {
+			t.Errorf("URL(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
@@ -101,8 +101,8 @@ func TestRedactURL(t *testing.T) {
 // here at all).
 func TestRedactQueryAllocatesNothingWhenNothingChanges(t *testing.T) {
 	for _, q := range []string{"page=2&sort=name", "a=1;b=2", "x", "q=hello+world&lang=en"} {
-		if n := testing.AllocsPerRun(100, func() { _ = redactQuery(q) }); n != 0 {
-			t.Errorf("redactQuery(%q) allocates %v times, want 0", q, n)
+		if n := testing.AllocsPerRun(100, func() { _ = Query(q) }); n != 0 {
+			t.Errorf("Query(%q) allocates %v times, want 0", q, n)
 		}
 	}
 }
