@@ -15,8 +15,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/identity"
 	"github.com/gatehouse-dev/gatehouse/lockout"
 	"github.com/gatehouse-dev/gatehouse/metrics"
-	"github.com/gatehouse-dev/gatehouse/redact"
 	"github.com/gatehouse-dev/gatehouse/providers"
+	"github.com/gatehouse-dev/gatehouse/redact"
 	"github.com/gatehouse-dev/gatehouse/session"
 )
 

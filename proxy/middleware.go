@@ -232,7 +232,6 @@ type attrsLogger interface {
 // requests, so building the line allocates nothing.
 var accessAttrs = sync.Pool{New: func() any { return new([16]slog.Attr) }}
 
-
 func (g *Gateway) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
