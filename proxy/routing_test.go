@@ -29,6 +29,11 @@ func TestRoutingByHostAndLongestPath(t *testing.T) {
 	if got := echoed(t, e.get(e.client(), "/api/v1/items")); got.Path != "/v1/items" {
 		t.Fatalf("strip_prefix: upstream saw %q", got.Path)
 	}
+	// Paths route in any case, as rules judge them (case_sensitive_paths
+	// is off), and strip_prefix cuts the prefix as the client wrote it.
+	if got := echoed(t, e.get(e.client(), "/API/v1/items")); got.Path != "/v1/items" {
+		t.Fatalf("/API with strip_prefix: upstream saw %q", got.Path)
+	}
 	// "/api/" also takes "/api" itself, as a rule's prefix does.
 	if got := echoed(t, e.get(e.client(), "/api")); got.Path != "/" {
 		t.Fatalf("/api with strip_prefix: upstream saw %q, want /", got.Path)

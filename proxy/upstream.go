@@ -25,6 +25,7 @@ import (
 type upstream struct {
 	host   *policy.HostMatcher // nil = any host
 	path   string              // prefix, "/" = all
+	match  string              // path as compared: lower case unless case_sensitive_paths
 	cfg    config.Upstream
 	target *url.URL
 	proxy  http.Handler
@@ -44,6 +45,10 @@ func (up *upstream) name() string {
 // the longest path prefix. Hosts match as in rules (policy.HostMatcher).
 type upstreams struct {
 	list []*upstream
+	// foldCase: path prefixes compare in lower case, as rules do unless
+	// case_sensitive_paths is set, so a request judged by a rule's path goes
+	// to the upstream of that path whatever its case.
+	foldCase bool
 }
 
 // proxyContext carries what Rewrite needs from the decision to the outbound request.
@@ -60,9 +65,9 @@ type proxyContext struct {
 }
 
 func newUpstreams(cfg *config.Config, demo http.Handler) (*upstreams, error) {
-	u := &upstreams{}
+	u := &upstreams{foldCase: !cfg.CaseSensitivePaths}
 	if demo != nil {
-		u.list = append(u.list, &upstream{path: "/", proxy: demo, demo: true})
+		u.list = append(u.list, &upstream{path: "/", match: "/", proxy: demo, demo: true})
 		return u, nil
 	}
 	transports := map[time.Duration]*http.Transport{}
@@ -82,6 +87,10 @@ func newUpstreams(cfg *config.Config, demo http.Handler) (*upstreams, error) {
 		}
 		if up.path == "" {
 			up.path = "/"
+		}
+		up.match = up.path
+		if u.foldCase {
+			up.match = strings.ToLower(up.path)
 		}
 		timeout := uc.Timeout
 		if timeout <= 0 {
@@ -148,11 +157,14 @@ func newTransport(responseTimeout time.Duration) *http.Transport {
 // match returns the upstream for host (canonical, may carry a port) and a
 // normalised path, or nil: an unknown host is never sent to a default upstream.
 func (u *upstreams) match(host, path string) *upstream {
+	if u.foldCase {
+		path = strings.ToLower(path) // returns path itself when it has no upper case
+	}
 	for _, up := range u.list {
 		if up.host != nil && !up.host.Match(host) {
 			continue
 		}
-		if pathHasPrefix(path, up.path) {
+		if pathHasPrefix(path, up.match) {
 			return up
 		}
 	}
@@ -175,7 +187,9 @@ func (up *upstream) rewrite(cookiePrefix string) func(*httputil.ProxyRequest) {
 		out := pr.Out
 		path := pc.path
 		if up.cfg.StripPrefix && up.path != "/" {
-			path = strings.TrimPrefix(path, strings.TrimSuffix(up.path, "/"))
+			// match chose this upstream, so path begins with the prefix (in
+			// any case when paths fold): cut as many bytes.
+			path = path[len(strings.TrimSuffix(up.path, "/")):]
 			if path == "" || path[0] != '/' {
 				path = "/" + path
 			}
