@@ -133,8 +133,10 @@ func chunkName(name string, i int) string { return name + "_" + strconv.Itoa(i) 
 
 // sessionValues returns the candidate encoded values for name: every cookie
 // named exactly name, then the concatenation of name_0, name_1, … up to the
-// first gap. A missing, extra or foreign chunk yields a candidate whose MAC
-// fails, never a partial session. Oversized candidates are dropped; no
+// first gap, and, when some name_i comes with a second distinct value, a
+// second concatenation taking those (a third distinct value for any name_i
+// is ErrInvalid). A missing, extra or foreign chunk yields a candidate whose
+// MAC fails, never a partial session. Oversized candidates are dropped; no
 // candidate at all is ErrNoSession (ErrInvalid when only oversized or
 // broken ones were there). It scans the Cookie headers once, parsing each
 // cookie exactly as net/http does (trimmed, optionally quoted, valid bytes
@@ -151,9 +153,15 @@ func sessionValues(r *http.Request, name string) ([]string, error) {
 	}
 	var (
 		exact    []string
-		exactAny bool                  // a cookie named name, even an oversized one
-		chunks   [maxChunks + 1]string // first value of name_i
-		present  [maxChunks + 1]bool
+		exactAny bool // a cookie named name, even an oversized one
+		// chunks[0][i] is the first value of name_i, chunks[1][i] the second
+		// distinct one (else the first again): two chunk sets, such as the
+		// user's and one a sibling subdomain planted, become two candidates
+		// for the caller's different-users check instead of the first set
+		// silently winning.
+		chunks  [2][maxChunks + 1]string
+		present [maxChunks + 1]bool
+		twoSets bool
 	)
 	for _, line := range lines {
 		line = textproto.TrimString(line)
@@ -183,21 +191,29 @@ func sessionValues(r *http.Request, name string) ([]string, error) {
 					exact = append(exact, v)
 				}
 			case !present[i]:
-				present[i], chunks[i] = true, v
+				present[i], chunks[0][i], chunks[1][i] = true, v, v
+			case v == chunks[0][i] || v == chunks[1][i]:
+			case chunks[1][i] == chunks[0][i]:
+				chunks[1][i], twoSets = v, true
+			default:
+				return nil, ErrInvalid // a third value for one chunk: no set can be trusted
 			}
 		}
 	}
 	out := exact
-	if present[0] {
+	for set := range 2 {
+		if !present[0] || set == 1 && !twoSets {
+			break
+		}
 		size, n := 0, 0
 		for n <= maxChunks && present[n] {
-			size += len(chunks[n])
+			size += len(chunks[set][n])
 			n++
 		}
 		// As values: name_0 … up to the first gap, none if name_maxChunks
 		// is reached or the whole is too long.
 		if n <= maxChunks && size <= maxValueBytes && size > 0 {
-			out = append(out, strings.Join(chunks[:n], ""))
+			out = append(out, strings.Join(chunks[set][:n], ""))
 		}
 	}
 	if len(out) == 0 {

@@ -23,6 +23,10 @@ func FuzzSessionValues(f *testing.F) {
 		{"_gh=" + long + "x; _gh_0=" + long, "_gh_1=y"},
 		{"_gh=\x7f; _gh_0=; _gh=", "_GH=x; _ghx=y; x_gh=z"},
 		{"_gh_0=" + long[:maxValueBytes/2] + "; _gh_1=" + long[:maxValueBytes/2+1], ""},
+		{"_gh_0=a; _gh_1=b; _gh_0=c; _gh_1=d", ""},
+		{"_gh_0=a; _gh_0=c; _gh_1=b", "_gh_0=a; _gh_2=e"},
+		{"_gh_0=a; _gh_0=b; _gh_0=c; _gh_1=d", ""},
+		{"_gh_1=x; _gh_1=y; _gh_1=z", "_gh=w"},
 	}
 	for _, s := range seeds {
 		f.Add(s[0], s[1])
@@ -54,21 +58,53 @@ func jarValues(j jar, name string) ([]string, error) {
 			out = append(out, v)
 		}
 	}
-	if _, ok := j[chunkName(name, 0)]; ok {
-		var b strings.Builder
-		for i := 0; ; i++ {
-			vs, ok := j[chunkName(name, i)]
-			if !ok {
-				break
+	// Up to two distinct values per chunk, in order; a third is ErrInvalid.
+	var sets [2][]string
+	twoSets := false
+	for i := 0; i <= maxChunks; i++ {
+		var distinct []string
+		for _, v := range j[chunkName(name, i)] {
+			if !slices.Contains(distinct, v) {
+				distinct = append(distinct, v)
 			}
-			if i >= maxChunks || b.Len()+len(vs[0]) > maxValueBytes {
-				b.Reset()
-				break
-			}
-			b.WriteString(vs[0])
 		}
-		if b.Len() > 0 {
-			out = append(out, b.String())
+		switch len(distinct) {
+		case 0:
+			distinct = nil
+		case 1:
+			distinct = append(distinct, distinct[0])
+		case 2:
+			twoSets = true
+		default:
+			return nil, ErrInvalid
+		}
+		for s := range sets {
+			if distinct == nil {
+				sets[s] = append(sets[s], "\x00gap")
+			} else {
+				sets[s] = append(sets[s], distinct[s])
+			}
+		}
+	}
+	if _, ok := j[chunkName(name, 0)]; ok {
+		for s := range 2 {
+			if s == 1 && !twoSets {
+				break
+			}
+			var b strings.Builder
+			for i := 0; ; i++ {
+				if sets[s][i] == "\x00gap" {
+					break
+				}
+				if i >= maxChunks || b.Len()+len(sets[s][i]) > maxValueBytes {
+					b.Reset()
+					break
+				}
+				b.WriteString(sets[s][i])
+			}
+			if b.Len() > 0 {
+				out = append(out, b.String())
+			}
 		}
 	}
 	if len(out) == 0 {

@@ -121,18 +121,18 @@ func TestPlantedChunkCookies(t *testing.T) {
 				{"victim chunks then planted whole", plantedHeader(victimChunks, attackerWhole), session.ErrInvalid, ""},
 				{"planted whole then victim chunks", plantedHeader(attackerWhole, victimChunks), session.ErrInvalid, ""},
 
-				// Not asserted here: both sessions chunked, so every NAME_i
-				// appears twice. sessionValues keeps only the first NAME_i
-				// (session/cookie.go), so the first chunk set decides the
-				// user and the different-user check never sees the second:
-				// Load returns the attacker when the planted set comes first.
-				// That is a bug, reported rather than fixed by this change;
-				// its test belongs with the fix.
+				// Both sessions chunked, so every NAME_i appears twice: the
+				// two chunk sets are two candidates, and two users are
+				// refused whichever set the browser sends first.
+				{"planted chunk set then victim chunks", plantedHeader(attackerChunks, victimChunks), session.ErrInvalid, ""},
+				{"victim chunks then planted chunk set", plantedHeader(victimChunks, attackerChunks), session.ErrInvalid, ""},
 
-				// A planted chunk 0 before the victim's chunk set: the joined
-				// value is attacker chunk 0 + victim chunk 1 …, which must
-				// not open (the MAC covers the whole value), so no session.
-				{"planted chunk 0 then victim chunks", plantedHeader(attackerAsChunk, victimChunks), session.ErrInvalid, ""},
+				// A planted chunk 0 alone before the victim's chunk set: one
+				// candidate is attacker chunk 0 + victim chunk 1 …, which
+				// does not open (the MAC covers the whole value); the other
+				// is the victim's own set, so the victim stays signed in as
+				// themselves and the plant achieves nothing.
+				{"planted chunk 0 then victim chunks", plantedHeader(attackerAsChunk, victimChunks), nil, "victim"},
 
 				// Documented: a candidate that does not open is skipped, and
 				// the same user twice is harmless (the first wins). A junk
