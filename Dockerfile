@@ -9,6 +9,9 @@
 #
 # The mounted config must listen on all interfaces inside the container
 # (server.listen: ":4180"); the default 127.0.0.1:4180 is unreachable from outside.
+# It must then also set server.public_url (the address users reach it at).
+# For a quick look without a config:
+#   docker run -p 4180:4180 gatehouse demo --listen :4180   (then http://localhost:4180)
 # For reproducible builds, pin both base images by digest (image@sha256:...).
 
 FROM --platform=$BUILDPLATFORM golang:1.26 AS build
