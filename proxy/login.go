@@ -218,6 +218,11 @@ func loginError(err error) error {
 func (g *Gateway) startSession(w http.ResponseWriter, r *http.Request, st *state, id *identity.Identity, tok *oauth2.Token) error {
 	now := g.now()
 	sess := &session.Session{Identity: id, CreatedAt: now, ExpiresAt: now.Add(st.cfg.Session.Lifetime)}
+	// A provider's identity expires with its access token; a session's lives
+	// as long as the session (refresh renews the tokens, not the person). The
+	// assertion is capped at Identity.Expiry, so it must not vanish when an
+	// access token without a refresh token runs out.
+	id.Expiry = sess.ExpiresAt
 	if tok != nil {
 		sess.Tokens.RefreshToken = tok.RefreshToken
 		sess.Tokens.Expiry = tok.Expiry

@@ -161,6 +161,7 @@ func (g *Gateway) doRefresh(r *http.Request, st *state, sess *session.Session, r
 			return nil, nil
 		}
 		id.MFA = sess.Identity.MFA
+		id.Expiry = sess.ExpiresAt // as at sign-in: the session's, not the new token's
 		next.Identity = id
 	}
 	next.Tokens.Expiry = tok.Expiry

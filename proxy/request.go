@@ -276,6 +276,13 @@ func (g *Gateway) assertionFor(r *http.Request, id *identity.Identity, sess *ses
 		return ""
 	}
 	aud := hostWithoutPort(host)
+	if sess != nil && !id.Expiry.Equal(sess.ExpiresAt) {
+		// Sessions from before the identity took the session's expiry
+		// carried their first access token's: assert for the session.
+		cp := *id
+		cp.Expiry = sess.ExpiresAt
+		id = &cp
+	}
 	// Per session; bearer callers have none, so per user (For checks that
 	// every asserted claim is unchanged before reusing a token).
 	var key string
