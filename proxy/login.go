@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -163,11 +164,12 @@ func (g *Gateway) callback(w http.ResponseWriter, r *http.Request) error {
 	if e := q.Get("error"); e != "" {
 		return newHTTPError(http.StatusForbidden, "The identity provider did not complete the sign-in.", fmt.Errorf("callback: provider error %q", e))
 	}
-	// RFC 9207: when the provider says who it is, it must be the one we asked.
-	if iss := q.Get("iss"); iss != "" {
-		if ip, ok := p.(providers.Issuer); ok && ip.IssuerURL() != iss {
-			return badRequest("The sign-in answer came from the wrong identity provider.", fmt.Errorf("callback: iss %q is not %q", iss, ip.IssuerURL()))
-		}
+	// RFC 9207 (mix-up defence, RFC 9700 §2.1): an answer naming an issuer
+	// must name the one the login went to, and one from a provider without
+	// an issuer identifier (GitHub) must name none; a provider that promises
+	// the parameter must send it.
+	if err := checkIssParam(p, q); err != nil {
+		return badRequest("The sign-in answer came from the wrong identity provider.", err)
 	}
 	code := q.Get("code")
 	if code == "" {
@@ -211,6 +213,23 @@ func loginError(err error) error {
 		return newHTTPError(http.StatusBadRequest, "The identity provider's answer could not be verified.", err)
 	}
 	return newHTTPError(http.StatusBadGateway, "Sign-in failed. Please try again.", err)
+}
+
+// checkIssParam applies RFC 9207 to a callback's query for provider p.
+func checkIssParam(p providers.Provider, q url.Values) error {
+	vals, sent := q["iss"]
+	ip, named := p.(providers.Issuer)
+	switch {
+	case sent && !named:
+		return fmt.Errorf("callback: iss %q for provider %q, which has no issuer identifier", vals[0], p.ID())
+	case sent && (len(vals) != 1 || vals[0] != ip.IssuerURL()):
+		return fmt.Errorf("callback: iss %q is not %q", vals, ip.IssuerURL())
+	case !sent && named:
+		if r, ok := p.(interface{ IssuerParameterRequired() bool }); ok && r.IssuerParameterRequired() {
+			return fmt.Errorf("callback: no iss, though %q promises it", ip.IssuerURL())
+		}
+	}
+	return nil
 }
 
 // startSession issues a brand-new session (never reusing a pre-login ID) and

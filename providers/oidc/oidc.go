@@ -90,6 +90,7 @@ type discovered struct {
 	endpoint oauth2.Endpoint
 	verifier *gooidc.IDTokenVerifier
 	userinfo bool
+	issParam bool // authorization_response_iss_parameter_supported (RFC 9207)
 }
 
 var (
@@ -203,6 +204,7 @@ func (p *Provider) fetch(ctx context.Context) (*discovered, error) {
 		Algs        []string `json:"id_token_signing_alg_values_supported"`
 		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
 		JWKSURI     string   `json:"jwks_uri"`
+		IssParam    bool     `json:"authorization_response_iss_parameter_supported"`
 	}
 	if err := op.Claims(&meta); err != nil {
 		return nil, err
@@ -222,7 +224,7 @@ func (p *Provider) fetch(ctx context.Context) (*discovered, error) {
 		algs = []string{gooidc.RS256} // the OIDC default
 	}
 	verifier := op.Verifier(&gooidc.Config{ClientID: p.clientID, SupportedSigningAlgs: algs, Now: p.now})
-	return &discovered{op: op, endpoint: ep, verifier: verifier, userinfo: op.UserInfoEndpoint() != ""}, nil
+	return &discovered{op: op, endpoint: ep, verifier: verifier, userinfo: op.UserInfoEndpoint() != "", issParam: meta.IssParam}, nil
 }
 
 // authStyle picks client authentication from discovery, so the code is never
@@ -294,6 +296,14 @@ func (p *Provider) DisplayName() string {
 
 // IssuerURL is the configured issuer, for checking RFC 9207's iss parameter.
 func (p *Provider) IssuerURL() string { return p.issuer }
+
+// IssuerParameterRequired reports whether the provider's discovery document
+// promises the iss parameter on every authorization response (RFC 9207
+// §2.4: a client must then refuse a response without it).
+func (p *Provider) IssuerParameterRequired() bool {
+	d, err := p.current()
+	return err == nil && d.issParam
+}
 
 func (p *Provider) oauthConfig(d *discovered, redirectURI string) *oauth2.Config {
 	return &oauth2.Config{
