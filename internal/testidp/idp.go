@@ -54,6 +54,7 @@ type Faults struct {
 	UserinfoWrongSub    bool   // userinfo answers with a different sub
 	RefreshNewSubject   bool   // refreshed ID tokens carry a different sub
 	DiscoveryDown       bool   // discovery answers 500
+	JWKSDown            bool   // the JWKS endpoint answers 503
 	DiscoveryIssuer     string // discovery document advertises this issuer instead
 }
 

@@ -228,7 +228,11 @@ func (i *IDP) Sign(claims map[string]any) string {
 
 func (i *IDP) jwks(w http.ResponseWriter, _ *http.Request) {
 	i.mu.Lock()
-	set := i.keys.publicSet()
+	set, down := i.keys.publicSet(), i.faults.JWKSDown
 	i.mu.Unlock()
+	if down {
+		http.Error(w, "keys unavailable", http.StatusServiceUnavailable)
+		return
+	}
 	writeJSON(w, http.StatusOK, set)
 }

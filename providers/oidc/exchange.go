@@ -124,6 +124,12 @@ func (p *Provider) identify(ctx context.Context, d *discovered, tok *oauth2.Toke
 	}
 	idt, err := d.verifier.Verify(ctx, raw)
 	if err != nil {
+		if keysUnreachable(err) {
+			// The token may be fine: the provider's keys could not be
+			// fetched (SECURITY.md: JWKS down is 503, and a refresh keeps
+			// the session). go-oidc flattens the cause into its message.
+			return nil, fmt.Errorf("%w: oidc %q: %v", providers.ErrUnavailable, p.id, err)
+		}
 		return nil, invalid("%v", err)
 	}
 	if idt.IssuedAt.After(p.now().Add(maxIssuedAtSkew)) {
@@ -228,3 +234,11 @@ func (c claims) boolish(k string) bool { return identity.ClaimTrue(c[k]) }
 
 // strings reads a string array or a single string (identity.ClaimStrings).
 func (c claims) strings(k string) []string { return identity.ClaimStrings(c[k]) }
+
+// keysUnreachable reports whether a go-oidc verification error means the
+// JWKS could not be fetched (network error or a non-200 answer), not that
+// the token is bad. go-oidc (v3.21) formats that cause with %v, so only its
+// message, "fetching keys …", tells.
+func keysUnreachable(err error) bool {
+	return strings.Contains(err.Error(), "fetching keys")
+}
