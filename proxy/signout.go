@@ -35,8 +35,8 @@ func (g *Gateway) signOut(w http.ResponseWriter, r *http.Request) error {
 	st := g.state.Load()
 	if err := g.opts.Sessions.Clear(w, r); err != nil {
 		if errors.Is(err, session.ErrUnavailable) {
-			// The cookie is gone, but the server-side session was not revoked.
-			return &httpError{status: errStoreDown.status, msg: "Signed out in this browser, but the session store is unavailable: please sign out again shortly.", err: err}
+			// Not revoked, so the cookie stays: signing out again works.
+			return &httpError{status: errStoreDown.status, msg: "The session store is unavailable, so you are still signed in. Please sign out again shortly.", err: err}
 		}
 		return fmt.Errorf("sign out: %w", err)
 	}

@@ -297,20 +297,31 @@ func (s *RedisStore) store(ctx context.Context, t ticket, uk string, blob []byte
 	if old != "" && old != uk {
 		p.SRem(ctx, old, sk)
 	}
+	ek := ""
+	if st.Identity != nil && st.Identity.Email != "" {
+		ek = emailKey(st.Identity.Email)
+	}
 	for _, k := range replaced {
 		p.Del(ctx, k)
+		if strings.HasPrefix(k, keySession) {
+			// Usually the same user signing in again: its index entries go
+			// now, or an active user's indexes would only ever grow.
+			p.SRem(ctx, uk, k)
+			if ek != "" {
+				p.SRem(ctx, ek, k)
+			}
+		}
 	}
 	if !rewrite {
 		p.Set(ctx, sk, blob, ttl)
 	}
-	p.HSet(ctx, mk, "c", st.CreatedAt.Unix(), "x", st.ExpiresAt.Unix(), "u", uk)
+	p.HSet(ctx, mk, "c", st.CreatedAt.Unix(), "x", st.ExpiresAt.Unix(), "u", uk, "e", ek)
 	p.PExpire(ctx, mk, ttl)
 	p.SAdd(ctx, uk, sk)
 	extendTTL.Eval(ctx, p, []string{uk}, ttl.Milliseconds())
-	if st.Identity != nil && st.Identity.Email != "" {
+	if ek != "" {
 		// A second index by verified email, for "revoke every session of
 		// alice@example.com" whatever provider she signed in with.
-		ek := emailKey(st.Identity.Email)
 		p.SAdd(ctx, ek, sk)
 		extendTTL.Eval(ctx, p, []string{ek}, ttl.Milliseconds())
 	}
@@ -329,30 +340,36 @@ local t = redis.call('PTTL', KEYS[1])
 if t >= 0 and t >= tonumber(ARGV[1]) then return 0 end
 return redis.call('PEXPIRE', KEYS[1], ARGV[1])`)
 
-// Clear deletes the request's session from Redis (and from its user index)
-// and expires the session cookie and any chunks with Max-Age=0. The cookie
-// is expired even when Redis cannot be reached; the returned error then
-// wraps ErrUnavailable because the server-side session was not revoked.
+// Clear deletes the request's session from Redis (and from its indexes)
+// and then expires the session cookie and any chunks with Max-Age=0. When
+// Redis cannot be reached the error wraps ErrUnavailable and the cookie is
+// kept: the session is still live server-side, and a browser without its
+// cookie could never sign out of it again (a copied cookie would keep
+// working for the whole lifetime).
 func (s *RedisStore) Clear(w http.ResponseWriter, r *http.Request) error {
-	defer s.attrs.clear(w, r, s.name)
 	t, _, err := s.readTicket(r)
-	if err != nil {
-		return nil // nothing of ours to revoke
+	if err == nil {
+		if err := s.remove(r.Context(), t.sessionKey(), t.metaKey()); err != nil {
+			return err
+		}
 	}
-	return s.remove(r.Context(), t.sessionKey(), t.metaKey())
+	s.attrs.clear(w, r, s.name) // also a foreign or broken cookie of our name
+	return nil
 }
 
-// remove deletes one session, its metadata and its user-index entry.
+// remove deletes one session, its metadata and its index entries.
 func (s *RedisStore) remove(ctx context.Context, sk, mk string) error {
-	uk, err := s.client.HGet(ctx, mk, "u").Result()
+	idx, err := s.client.HMGet(ctx, mk, "u", "e").Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return unavailable("clear", err)
 	}
 	p := s.client.Pipeline()
 	p.Del(ctx, sk)
 	p.Del(ctx, mk)
-	if uk != "" {
-		p.SRem(ctx, uk, sk)
+	for _, k := range idx {
+		if k, ok := k.(string); ok && k != "" {
+			p.SRem(ctx, k, sk)
+		}
 	}
 	_, err = p.Exec(ctx)
 	s.announce(ctx, err, sk)
