@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/gatehouse-dev/gatehouse/assertion"
 	"github.com/gatehouse-dev/gatehouse/bearer"
 	"github.com/gatehouse-dev/gatehouse/config"
@@ -130,6 +132,10 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options)
 		if err != nil {
 			return nil, fmt.Errorf("session store: %w", err)
 		}
+		if err := checkRedisCredentials(ctx, client); err != nil {
+			client.Close()
+			return nil, err
+		}
 		rs, err := session.NewRedisStore(client, cfg.Session, sopts)
 		if err != nil {
 			return nil, fmt.Errorf("session store: %w", err)
@@ -208,6 +214,27 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options)
 	}
 	a.Gateway = gw
 	return a, nil
+}
+
+// checkRedisCredentials fails start-up when Redis refuses gatehouse's
+// credentials: unlike an outage, which gatehouse rides out (503 until Redis
+// answers), that never heals by itself, and serving would only answer 503
+// with the cause buried in per-request errors. An unreachable Redis is not
+// an error here.
+func checkRedisCredentials(ctx context.Context, client redis.UniversalClient) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err := client.Ping(ctx).Err()
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, refusal := range []string{"WRONGPASS", "NOAUTH", "NOPERM", "ERR AUTH", "ERR invalid password"} {
+		if strings.HasPrefix(msg, refusal) {
+			return fmt.Errorf("session store: Redis refused gatehouse's credentials (check session.redis.username, password or password_file, and the user in url): %s", msg)
+		}
+	}
+	return nil
 }
 
 // lockoutKey keys the hashes of usernames and IPs in the limiter's Redis key
