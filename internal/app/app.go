@@ -128,6 +128,9 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options)
 	var limiter *lockout.Limiter
 	switch cfg.Session.Store {
 	case "redis":
+		// go-redis logs to stderr in plain text by default, between the JSON
+		// lines and whatever log.level says.
+		redis.SetLogger(redisLogger{log})
 		client, err := session.NewRedisClient(cfg.Session.Redis)
 		if err != nil {
 			return nil, fmt.Errorf("session store: %w", err)
@@ -214,6 +217,14 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, o Options)
 	}
 	a.Gateway = gw
 	return a, nil
+}
+
+// redisLogger sends go-redis's own messages (connection pool trouble) to
+// gatehouse's log as warnings.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client", "message", fmt.Sprintf(format, v...))
 }
 
 // checkRedisCredentials fails start-up when Redis refuses gatehouse's

@@ -66,3 +66,13 @@ rules: [{name: all, prefix: /, allow: authenticated}]
 		t.Fatalf("unreachable Redis: %v, want start-up to go on (503 until it answers)", err)
 	}
 }
+
+// go-redis's own messages reach gatehouse's log as structured warnings.
+func TestRedisLoggerIsStructured(t *testing.T) {
+	var buf strings.Builder
+	l := redisLogger{slog.New(slog.NewJSONHandler(&buf, nil))}
+	l.Printf(context.Background(), "pool.go:%d: redis: connection pool: %s", 770, "failed to dial")
+	if got := buf.String(); !strings.Contains(got, `"level":"WARN","msg":"redis client","message":"pool.go:770: redis: connection pool: failed to dial"`) {
+		t.Fatalf("log line: %s", got)
+	}
+}
