@@ -124,6 +124,7 @@ func serve(ctx context.Context, cfg *config.Config, a *app.App, log *slog.Logger
 			ln.Close()
 			return err
 		}
+		certs.log = log
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}
 	}
 	go func() {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/config"
@@ -49,7 +50,9 @@ func cmdSessions(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 1
 	}
 	defer client.Close()
-	store, err := session.NewRedisStore(client, cfg.Session, session.Options{})
+	// Warnings (a revocation other replicas were not told about) go to stderr.
+	warn := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	store, err := session.NewRedisStore(client, cfg.Session, session.Options{Logger: warn})
 	if err != nil {
 		fmt.Fprintln(stderr, "sessions:", err)
 		return 1

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -15,6 +17,8 @@ import (
 type certReloader struct {
 	certFile, keyFile string
 	interval          time.Duration
+
+	log *slog.Logger // set by serve; nil logs nothing
 
 	mu      sync.Mutex
 	cert    *tls.Certificate
@@ -56,9 +60,22 @@ func (c *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 	defer c.mu.Unlock()
 	if now := time.Now(); now.Sub(c.checked) >= c.interval {
 		c.checked = now
-		if c.fileStamp() != c.stamp {
-			_ = c.load() // on error the previous certificate stays
+		if stamp := c.fileStamp(); stamp != c.stamp {
+			if err := c.load(); err != nil {
+				// The previous certificate stays. Said once per change of
+				// the files, not on every handshake.
+				c.stamp = stamp
+				c.logf(slog.LevelError, "TLS certificate reload failed; serving the previous certificate", "error", err)
+			} else {
+				c.logf(slog.LevelInfo, "TLS certificate reloaded", "cert_file", c.certFile)
+			}
 		}
 	}
 	return c.cert, nil
+}
+
+func (c *certReloader) logf(level slog.Level, msg string, args ...any) {
+	if c.log != nil {
+		c.log.Log(context.Background(), level, msg, args...)
+	}
 }

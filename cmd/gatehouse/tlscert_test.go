@@ -7,9 +7,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"log/slog"
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -59,6 +61,8 @@ func TestCertReloader(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.interval = 0
+	var logs strings.Builder
+	c.log = slog.New(slog.NewTextHandler(&logs, nil))
 	if s := serialOf(t, c); s != 1 {
 		t.Fatalf("serial %d", s)
 	}
@@ -75,5 +79,9 @@ func TestCertReloader(t *testing.T) {
 	}
 	if s := serialOf(t, c); s != 2 {
 		t.Fatalf("after a broken renewal: serial %d, want 2", s)
+	}
+	serialOf(t, c) // the same broken files again: not logged twice
+	if got := logs.String(); strings.Count(got, "TLS certificate reloaded") != 1 || strings.Count(got, "TLS certificate reload failed") != 1 {
+		t.Fatalf("want one line for the renewal and one for the broken pair:\n%s", got)
 	}
 }
