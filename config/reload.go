@@ -6,8 +6,9 @@ import (
 )
 
 // Reloadable is what a running gatehouse takes from a reloaded file: next's
-// rules, roles, default, upstreams (with server.upstream_timeout), trusted
-// proxies, redirect domains, app name and logo, on top of running, which
+// rules, roles, default, case_sensitive_paths, upstreams (with
+// server.upstream_timeout), trusted proxies, redirect domains, app name and
+// logo, on top of running, which
 // keeps everything else. Those other keys shape objects built once at start
 // (the listener, the session store and its cookie, providers, the bearer
 // verifier, the assertion signer, the logger, the login limiter) and parts
@@ -19,6 +20,7 @@ import (
 func Reloadable(running, next *Config) (merged *Config, restart []string) {
 	m := *running
 	m.Rules, m.Roles, m.Default, m.Upstreams = next.Rules, next.Roles, next.Default, next.Upstreams
+	m.CaseSensitivePaths = next.CaseSensitivePaths // how rules and upstreams match paths
 	s := &m.Server
 	s.TrustedProxies, s.TrustedPrefixes = next.Server.TrustedProxies, next.Server.TrustedPrefixes
 	s.AllowedRedirectDomains = next.Server.AllowedRedirectDomains

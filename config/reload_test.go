@@ -25,6 +25,7 @@ func TestReloadable(t *testing.T) {
 	next.Session.Lifetime = 2 * time.Hour
 	next.Login.MaxFailures = 3
 	next.Default = "authenticated"
+	next.CaseSensitivePaths = true
 	next.Rules = []Rule{{Name: "new"}}
 	next.Roles = map[string]RoleSpec{"ops": {Groups: []string{"ops"}}}
 	next.Upstreams = []Upstream{{Path: "/", URL: "http://127.0.0.1:8080"}}
@@ -39,7 +40,7 @@ func TestReloadable(t *testing.T) {
 	}
 	if m.Server.AppName != "new" || m.Server.UpstreamTimeout != 2*time.Minute || len(m.Server.TrustedPrefixes) != 1 ||
 		len(m.Server.AllowedRedirectDomains) != 1 || m.Default != "authenticated" || m.Rules[0].Name != "new" ||
-		len(m.Roles) != 1 || len(m.Upstreams) != 1 || m.Source != "new.yaml" {
+		len(m.Roles) != 1 || len(m.Upstreams) != 1 || m.Source != "new.yaml" || !m.CaseSensitivePaths {
 		t.Errorf("a reloadable setting kept its running value: %+v", m)
 	}
 	if running.Server.AppName != "old" || running.Rules[0].Name != "old" {
