@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -133,9 +134,9 @@ func chunkName(name string, i int) string { return name + "_" + strconv.Itoa(i) 
 
 // sessionValues returns the candidate encoded values for name: every cookie
 // named exactly name, then the concatenation of name_0, name_1, … up to the
-// first gap, and, when some name_i comes with a second distinct value, a
-// second concatenation taking those (a third distinct value for any name_i
-// is ErrInvalid). A missing, extra or foreign chunk yields a candidate whose
+// first gap, and, when some name_i comes with a second distinct value, the
+// other concatenations two chunk sets of any lengths can form (see the
+// candidates below; a third distinct value for any name_i is ErrInvalid). A missing, extra or foreign chunk yields a candidate whose
 // MAC fails, never a partial session. Oversized candidates are dropped; no
 // candidate at all is ErrNoSession (ErrInvalid when only oversized or
 // broken ones were there). It scans the Cookie headers once, parsing each
@@ -201,19 +202,34 @@ func sessionValues(r *http.Request, name string) ([]string, error) {
 		}
 	}
 	out := exact
-	for set := range 2 {
-		if !present[0] || set == 1 && !twoSets {
-			break
-		}
-		size, n := 0, 0
+	if present[0] {
+		n := 0 // name_0 … name_{n-1}: up to the first gap
 		for n <= maxChunks && present[n] {
-			size += len(chunks[set][n])
 			n++
 		}
-		// As values: name_0 … up to the first gap, none if name_maxChunks
-		// is reached or the whole is too long.
-		if n <= maxChunks && size <= maxValueBytes && size > 0 {
-			out = append(out, strings.Join(chunks[set][:n], ""))
+		// With two sets of different lengths, the chunks past the shorter
+		// set belong to the longer one only: the shorter set is the second
+		// values cut at the first chunk that has none (cut), or the first
+		// values cut there. So with two sets the candidates are both sets
+		// whole and both cut, and the caller sees both sessions whatever
+		// their lengths and order.
+		cut := n
+		for i := 0; twoSets && i < n; i++ {
+			if chunks[1][i] == chunks[0][i] {
+				cut = i
+				break
+			}
+		}
+		if n <= maxChunks { // name_maxChunks present: too many, none
+			first := len(out)
+			out = appendJoined(out, first, chunks[0][:n])
+			if twoSets {
+				out = appendJoined(out, first, chunks[1][:n])
+				if cut < n {
+					out = appendJoined(out, first, chunks[0][:cut])
+					out = appendJoined(out, first, chunks[1][:cut])
+				}
+			}
 		}
 	}
 	if len(out) == 0 {
@@ -223,6 +239,23 @@ func sessionValues(r *http.Request, name string) ([]string, error) {
 		return nil, ErrNoSession
 	}
 	return out, nil
+}
+
+// appendJoined appends the concatenation of parts as a candidate, unless it
+// is empty, too long, or already among out[first:].
+func appendJoined(out []string, first int, parts []string) []string {
+	size := 0
+	for _, p := range parts {
+		size += len(p)
+	}
+	if size == 0 || size > maxValueBytes {
+		return out
+	}
+	v := strings.Join(parts, "")
+	if slices.Contains(out[first:], v) {
+		return out
+	}
+	return append(out, v)
 }
 
 // maxScannedCookies is net/http's default limit of cookies per request

@@ -27,6 +27,8 @@ func FuzzSessionValues(f *testing.F) {
 		{"_gh_0=a; _gh_0=c; _gh_1=b", "_gh_0=a; _gh_2=e"},
 		{"_gh_0=a; _gh_0=b; _gh_0=c; _gh_1=d", ""},
 		{"_gh_1=x; _gh_1=y; _gh_1=z", "_gh=w"},
+		{"_gh_0=a; _gh_1=b; _gh_0=c; _gh_1=d; _gh_2=e; _gh_3=f", ""},
+		{"_gh_0=c; _gh_1=d; _gh_2=e; _gh_0=a; _gh_1=b", "_gh_0=a"},
 	}
 	for _, s := range seeds {
 		f.Add(s[0], s[1])
@@ -59,8 +61,8 @@ func jarValues(j jar, name string) ([]string, error) {
 		}
 	}
 	// Up to two distinct values per chunk, in order; a third is ErrInvalid.
-	var sets [2][]string
-	twoSets := false
+	var firsts, seconds []string // per chunk index up to the first gap
+	twoSets, gap := false, false
 	for i := 0; i <= maxChunks; i++ {
 		var distinct []string
 		for _, v := range j[chunkName(name, i)] {
@@ -68,44 +70,44 @@ func jarValues(j jar, name string) ([]string, error) {
 				distinct = append(distinct, v)
 			}
 		}
-		switch len(distinct) {
-		case 0:
-			distinct = nil
-		case 1:
-			distinct = append(distinct, distinct[0])
-		case 2:
-			twoSets = true
-		default:
+		if len(distinct) > 2 {
 			return nil, ErrInvalid
 		}
-		for s := range sets {
-			if distinct == nil {
-				sets[s] = append(sets[s], "\x00gap")
-			} else {
-				sets[s] = append(sets[s], distinct[s])
-			}
+		if len(distinct) == 2 {
+			twoSets = true
+		}
+		if len(distinct) == 0 {
+			gap = true
+		}
+		if !gap {
+			firsts = append(firsts, distinct[0])
+			seconds = append(seconds, distinct[len(distinct)-1])
 		}
 	}
-	if _, ok := j[chunkName(name, 0)]; ok {
-		for s := range 2 {
-			if s == 1 && !twoSets {
+	// name_maxChunks present means too many chunks: no chunk candidate.
+	if n := len(firsts); n > 0 && n <= maxChunks {
+		cut := n
+		for i := range n {
+			if twoSets && firsts[i] == seconds[i] {
+				cut = i
 				break
 			}
-			var b strings.Builder
-			for i := 0; ; i++ {
-				if sets[s][i] == "\x00gap" {
-					break
-				}
-				if i >= maxChunks || b.Len()+len(sets[s][i]) > maxValueBytes {
-					b.Reset()
-					break
-				}
-				b.WriteString(sets[s][i])
-			}
-			if b.Len() > 0 {
-				out = append(out, b.String())
+		}
+		candidates := [][]string{firsts}
+		if twoSets {
+			candidates = append(candidates, seconds)
+			if cut < n {
+				candidates = append(candidates, firsts[:cut], seconds[:cut])
 			}
 		}
+		var chunked []string
+		for _, parts := range candidates {
+			v := strings.Join(parts, "")
+			if v != "" && len(v) <= maxValueBytes && !slices.Contains(chunked, v) {
+				chunked = append(chunked, v)
+			}
+		}
+		out = append(out, chunked...)
 	}
 	if len(out) == 0 {
 		if len(j[name]) > 0 || len(j[chunkName(name, 0)]) > 0 {

@@ -18,9 +18,21 @@ type plantedCookie struct{ name, value string }
 // cookies) and returns the cookies a browser would send back, in order.
 func plantedSaved(t *testing.T, st *session.CookieStore, subject string, big bool) []plantedCookie {
 	t.Helper()
+	groups := 0
+	if big {
+		groups = 150
+	}
+	return plantedSavedGroups(t, st, subject, groups)
+}
+
+// plantedSavedGroups is plantedSaved with a session of that many groups
+// (0: a small one).
+func plantedSavedGroups(t *testing.T, st *session.CookieStore, subject string, groups int) []plantedCookie {
+	t.Helper()
+	big := groups > 0
 	s := sessiontest.Sample(time.Now())
 	if big {
-		s = bigSession(150)
+		s = bigSession(groups)
 	}
 	s.Identity.Subject = subject
 	var j sessiontest.Jar
@@ -91,6 +103,10 @@ func TestPlantedChunkCookies(t *testing.T) {
 			victimAgain := plantedSaved(t, st, "victim", false)
 			attackerWhole := plantedSaved(t, st, "attacker", false)
 			attackerChunks := plantedSaved(t, st, "attacker", true)
+			attackerLonger := plantedSavedGroups(t, st, "attacker", 300)
+			if len(attackerLonger) <= len(victimChunks) {
+				t.Fatalf("the longer planted set has %d chunks, the victim's %d", len(attackerLonger), len(victimChunks))
+			}
 			// The attacker's whole value planted as NAME_0: one chunk is a
 			// complete value, and the MAC covers NAME, not NAME_0, so it
 			// opens exactly as the whole cookie would.
@@ -127,12 +143,15 @@ func TestPlantedChunkCookies(t *testing.T) {
 				{"planted chunk set then victim chunks", plantedHeader(attackerChunks, victimChunks), session.ErrInvalid, ""},
 				{"victim chunks then planted chunk set", plantedHeader(victimChunks, attackerChunks), session.ErrInvalid, ""},
 
-				// A planted chunk 0 alone before the victim's chunk set: one
-				// candidate is attacker chunk 0 + victim chunk 1 …, which
-				// does not open (the MAC covers the whole value); the other
-				// is the victim's own set, so the victim stays signed in as
-				// themselves and the plant achieves nothing.
-				{"planted chunk 0 then victim chunks", plantedHeader(attackerAsChunk, victimChunks), nil, "victim"},
+				// A planted chunk 0 holding a whole session of its own before
+				// the victim's chunk set: the candidates include that chunk
+				// alone (the attacker) and the victim's set, so two users,
+				// and neither is trusted.
+				{"planted chunk 0 then victim chunks", plantedHeader(attackerAsChunk, victimChunks), session.ErrInvalid, ""},
+				// Chunk sets of different lengths: the longer one's extra
+				// chunks must not hide the shorter set (both orders).
+				{"longer planted set then victim chunks", plantedHeader(attackerLonger, victimChunks), session.ErrInvalid, ""},
+				{"victim chunks then longer planted set", plantedHeader(victimChunks, attackerLonger), session.ErrInvalid, ""},
 
 				// Documented: a candidate that does not open is skipped, and
 				// the same user twice is harmless (the first wins). A junk
