@@ -235,8 +235,10 @@ func checkIssParam(p providers.Provider, q url.Values) error {
 // startSession issues a brand-new session (never reusing a pre-login ID) and
 // a new CSRF token.
 func (g *Gateway) startSession(w http.ResponseWriter, r *http.Request, st *state, id *identity.Identity, tok *oauth2.Token) error {
-	now := g.now()
-	sess := &session.Session{Identity: id, CreatedAt: now, ExpiresAt: now.Add(st.cfg.Session.Lifetime)}
+	// Whole seconds, as the store stamps them, so that Identity.Expiry below
+	// equals the saved ExpiresAt exactly.
+	created := g.now().UTC().Truncate(time.Second)
+	sess := &session.Session{Identity: id, CreatedAt: created, ExpiresAt: created.Add(st.cfg.Session.Lifetime)}
 	// A provider's identity expires with its access token; a session's lives
 	// as long as the session (refresh renews the tokens, not the person). The
 	// assertion is capped at Identity.Expiry, so it must not vanish when an
