@@ -288,9 +288,11 @@ func (p *Provider) Authenticate(ctx context.Context, user, password, otp string)
 		now := p.now()
 		code := strings.ReplaceAll(strings.TrimSpace(otp), " ", "")
 		step, ok := validTOTP(a.totpSecret, code, now)
-		if !ok || !p.used.claim(a.canonical, step, now) {
+		if !ok {
 			return nil, failed
 		}
+		// The shared store first: when it cannot answer, nothing is recorded
+		// here either, so the user's retry with the same code still counts.
 		if p.steps != nil {
 			fresh, err := p.steps.Claim(ctx, a.canonical, step, usedCodeTTL)
 			if err != nil {
@@ -299,6 +301,9 @@ func (p *Provider) Authenticate(ctx context.Context, user, password, otp string)
 			if !fresh {
 				return nil, failed // used at another replica
 			}
+		}
+		if !p.used.claim(a.canonical, step, now) {
+			return nil, failed
 		}
 		mfa = true
 	case a.totpMode == TOTPRequired:
