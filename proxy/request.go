@@ -64,7 +64,9 @@ func (g *Gateway) identify(w http.ResponseWriter, r *http.Request, st *state) (*
 			id.Email, id.EmailVerified, id.Groups = email, email != "", slices.Clone(groups)
 			sess.Identity = id
 			sess.Reissue = true
-			g.log.InfoContext(r.Context(), "local user's email or groups changed in the users file; session updated", "request_id", requestID(r.Context()), "subject", id.Subject)
+			// Debug: behind an ingress that drops the re-issued cookie this
+			// repeats on every request of the session.
+			g.log.DebugContext(r.Context(), "local user's email or groups changed in the users file; session updated", "request_id", requestID(r.Context()), "subject", id.Subject)
 		}
 	}
 	if g.refreshDue(st, sess) {

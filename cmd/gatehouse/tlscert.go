@@ -23,6 +23,7 @@ type certReloader struct {
 	mu      sync.Mutex
 	cert    *tls.Certificate
 	stamp   string
+	failed  string // stamp of files that failed to load, logged once
 	checked time.Time
 }
 
@@ -62,10 +63,13 @@ func (c *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 		c.checked = now
 		if stamp := c.fileStamp(); stamp != c.stamp {
 			if err := c.load(); err != nil {
-				// The previous certificate stays. Said once per change of
-				// the files, not on every handshake.
-				c.stamp = stamp
-				c.logf(slog.LevelError, "TLS certificate reload failed; serving the previous certificate", "error", err)
+				// The previous certificate stays, and the load is retried at
+				// the next interval (a secret may be half written). Said once
+				// per change of the files, not on every handshake.
+				if stamp != c.failed {
+					c.failed = stamp
+					c.logf(slog.LevelError, "TLS certificate reload failed; serving the previous certificate", "error", err)
+				}
 			} else {
 				c.logf(slog.LevelInfo, "TLS certificate reloaded", "cert_file", c.certFile)
 			}
