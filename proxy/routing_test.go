@@ -34,7 +34,8 @@ func TestRoutingByHostAndLongestPath(t *testing.T) {
 	if got := echoed(t, e.get(e.client(), "/API/v1/items")); got.Path != "/v1/items" {
 		t.Fatalf("/API with strip_prefix: upstream saw %q", got.Path)
 	}
-	// "/api/" also takes "/api" itself, as a rule's prefix does.
+	// "/api/" also takes "/api" itself, as a rule's prefix does (an upstream
+	// configured as exactly "/api" would come first: TestBareAndSlashUpstreams).
 	if got := echoed(t, e.get(e.client(), "/api")); got.Path != "/" {
 		t.Fatalf("/api with strip_prefix: upstream saw %q, want /", got.Path)
 	}
@@ -270,5 +271,24 @@ func TestOnlyWebSocketUpgradesAreTunnelled(t *testing.T) {
 	}
 	if n := seen.Load(); n != 0 {
 		t.Fatalf("the upstream saw %d refused upgrade(s)", n)
+	}
+}
+
+// With both /app and /app/ configured, /app goes to the first and anything
+// under /app/ to the second, as before /app/ learnt to take the bare /app.
+func TestBareAndSlashUpstreams(t *testing.T) {
+	named := func(name string) string {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, name) }))
+		t.Cleanup(s.Close)
+		return s.URL
+	}
+	e := newEnv(t, envOptions{
+		rules:     "  - {name: public, prefix: /, allow: public}\n",
+		upstreams: fmt.Sprintf("  - {path: /app/, url: %q}\n  - {path: /app, url: %q}\n  - {path: /, url: %q}\n", named("slash"), named("bare"), named("root")),
+	})
+	for path, want := range map[string]string{"/app": "bare", "/app/": "slash", "/app/x": "slash", "/apps": "root"} {
+		if got := body(t, e.get(e.client(), path)); got != want {
+			t.Errorf("%s went to %q, want %q", path, got, want)
+		}
 	}
 }

@@ -160,15 +160,29 @@ func (u *upstreams) match(host, path string) *upstream {
 	if u.foldCase {
 		path = strings.ToLower(path) // returns path itself when it has no upper case
 	}
+	// An upstream "/app/" takes the bare "/app" too, but one configured as
+	// exactly "/app" (sorted after it, being shorter) comes first for it,
+	// among upstreams of the same host.
+	var bare *upstream
 	for _, up := range u.list {
-		if up.host != nil && !up.host.Match(host) {
+		if bare != nil && hostRank(up.host) < hostRank(bare.host) {
+			break
+		}
+		if up.host != nil && !up.host.Match(host) || !pathHasPrefix(path, up.match) {
 			continue
 		}
-		if pathHasPrefix(path, up.match) {
+		switch m := up.match; {
+		case bare != nil:
+			if m == path {
+				return up
+			}
+		case len(m) > 1 && m[len(m)-1] == '/' && path == m[:len(m)-1]:
+			bare = up
+		default:
 			return up
 		}
 	}
-	return nil
+	return bare
 }
 
 // pathHasPrefix is a segment-aware prefix match, as a rule's prefix is: "/app"
