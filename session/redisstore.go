@@ -121,23 +121,79 @@ func (s *RedisStore) readTicket(r *http.Request) (ticket, bool, error) {
 		return ticket{}, false, err
 	}
 	for _, v := range values {
-		if c, rotated, ok := s.tickets.get(v); ok {
-			return ticket{id: c.ID, key: []byte(c.ticketKey)}, rotated, nil
-		}
-		b, rotated, err := s.seal.open(s.name, v)
-		if err != nil {
-			continue
-		}
-		id, k, ok := strings.Cut(string(b), ".")
-		idb, err1 := base64.RawURLEncoding.DecodeString(id)
-		key, err2 := base64.RawURLEncoding.DecodeString(k)
-		if ok && err1 == nil && err2 == nil && len(idb) == ticketIDBytes && len(key) == ticketKeyBytes {
-			// The decode cache holds sessions; a ticket rides in ID and ticketKey.
-			s.tickets.put(v, &Session{ID: id, ticketKey: string(key)}, rotated)
-			return ticket{id: id, key: key}, rotated, nil
+		if t, rotated, ok := s.openTicket(v); ok {
+			return t, rotated, nil
 		}
 	}
 	return ticket{}, false, ErrInvalid
+}
+
+// openTicket verifies one candidate cookie value as a ticket.
+func (s *RedisStore) openTicket(v string) (ticket, bool, bool) {
+	if c, rotated, ok := s.tickets.get(v); ok {
+		return ticket{id: c.ID, key: []byte(c.ticketKey)}, rotated, true
+	}
+	b, rotated, err := s.seal.open(s.name, v)
+	if err != nil {
+		return ticket{}, false, false
+	}
+	id, k, ok := strings.Cut(string(b), ".")
+	idb, err1 := base64.RawURLEncoding.DecodeString(id)
+	key, err2 := base64.RawURLEncoding.DecodeString(k)
+	if !ok || err1 != nil || err2 != nil || len(idb) != ticketIDBytes || len(key) != ticketKeyBytes {
+		return ticket{}, false, false
+	}
+	// The decode cache holds sessions; a ticket rides in ID and ticketKey.
+	s.tickets.put(v, &Session{ID: id, ticketKey: string(key)}, rotated)
+	return ticket{id: id, key: key}, rotated, true
+}
+
+// loadOne returns t's session, checked against the lifetimes.
+func (s *RedisStore) loadOne(ctx context.Context, t ticket, rotated bool, now time.Time) (*Session, error) {
+	sess, ok := s.local.get(t, now)
+	if !ok {
+		var err error
+		if sess, err = s.fetch(ctx, t, now); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.life.check(sess, now); err != nil {
+		return nil, err
+	}
+	sess.Reissue = sess.Reissue || rotated
+	sess.ticketKey = string(t.key)
+	return sess, nil
+}
+
+// loadPlanted is Load for a request carrying several ticket cookies of our
+// name (a sibling subdomain may plant one with its own Domain or Path): two
+// live sessions of different users are ErrInvalid, as with cookie sessions,
+// rather than whichever ticket comes first.
+func (s *RedisStore) loadPlanted(ctx context.Context, values []string, now time.Time) (*Session, error) {
+	var found *Session
+	err := error(ErrInvalid)
+	for _, v := range values {
+		t, rotated, ok := s.openTicket(v)
+		if !ok || found != nil && found.ID == t.id {
+			continue
+		}
+		sess, lerr := s.loadOne(ctx, t, rotated, now)
+		switch {
+		case errors.Is(lerr, ErrUnavailable):
+			return nil, lerr
+		case lerr != nil:
+			err = lerr
+		case found == nil:
+			found = sess
+		case !sameUser(found, sess):
+			s.log.Warn("two session tickets for different users; rejecting both", "cookie", s.name)
+			return nil, ErrInvalid
+		}
+	}
+	if found == nil {
+		return nil, err
+	}
+	return found, nil
 }
 
 func unavailable(op string, err error) error {
@@ -153,23 +209,19 @@ func unavailable(op string, err error) error {
 // (see localCache); lifetimes are checked either way. Load never writes to
 // the response.
 func (s *RedisStore) Load(r *http.Request) (*Session, error) {
-	t, rotated, err := s.readTicket(r)
+	values, err := sessionValues(r, s.name)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now()
-	sess, ok := s.local.get(t, now)
+	if len(values) > 1 {
+		return s.loadPlanted(r.Context(), values, now)
+	}
+	t, rotated, ok := s.openTicket(values[0])
 	if !ok {
-		if sess, err = s.fetch(r.Context(), t, now); err != nil {
-			return nil, err
-		}
+		return nil, ErrInvalid
 	}
-	if err := s.life.check(sess, now); err != nil {
-		return nil, err
-	}
-	sess.Reissue = sess.Reissue || rotated
-	sess.ticketKey = string(t.key)
-	return sess, nil
+	return s.loadOne(r.Context(), t, rotated, now)
 }
 
 // fetch reads t's session from Redis, returning a copy the caller owns, and
