@@ -65,19 +65,30 @@ func (m *memory) lockedUntil(_ context.Context, keys []key, now time.Time) ([]ti
 	return out, nil
 }
 
-func (m *memory) reserve(_ context.Context, k key, r rule, id nonce, now time.Time) (time.Time, bool, error) {
-	t := now.UnixNano()
-	m.mu.Lock()
-	defer m.mu.Unlock()
+// counted returns k's entry at t (m.mu held): a locked one as it is, else
+// the counting entry, created if needed, with what fell out of r's window
+// pruned.
+func (m *memory) counted(k key, r rule, t int64) *memEntry {
 	m.sweep(t)
 	e := m.live(k, t)
 	if e != nil && e.until != 0 {
-		return time.Unix(0, e.until), false, nil
+		return e
 	}
 	if e == nil {
 		e = m.add(k, t)
 	}
 	e.prune(t - int64(r.window))
+	return e
+}
+
+func (m *memory) reserve(_ context.Context, k key, r rule, id nonce, now time.Time) (time.Time, bool, error) {
+	t := now.UnixNano()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.counted(k, r, t)
+	if e.until != 0 {
+		return time.Unix(0, e.until), false, nil
+	}
 	if len(e.fails)+len(e.pending) >= r.max {
 		oldest := t
 		if len(e.fails) > 0 {
@@ -98,15 +109,10 @@ func (m *memory) fail(_ context.Context, k key, r rule, id nonce, now time.Time)
 	t := now.UnixNano()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.sweep(t)
-	e := m.live(k, t)
-	if e != nil && e.until != 0 {
+	e := m.counted(k, r, t)
+	if e.until != 0 {
 		return time.Unix(0, e.until), false, nil // locked: not counted, not extended
 	}
-	if e == nil {
-		e = m.add(k, t)
-	}
-	e.prune(t - int64(r.window))
 	e.drop(id)
 	e.fails = append(e.fails, t)
 	if len(e.fails) >= r.max {
