@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/testpeers"
 )
 
@@ -32,6 +31,16 @@ func (h *harness) mustBegin(user string, ip netip.Addr) *Attempt {
 		h.t.Fatalf("Begin(%q, %v) = %+v, want allowed", user, ip, v)
 	}
 	return a
+}
+
+// beginAll takes every place the user has (max_failures attempts).
+func (h *harness) beginAll(user string, ip netip.Addr) []*Attempt {
+	h.t.Helper()
+	var held []*Attempt
+	for range testCfg.MaxFailures {
+		held = append(held, h.mustBegin(user, ip))
+	}
+	return held
 }
 
 func (h *harness) wantRefused(user string, ip netip.Addr, reason string) Verdict {
@@ -59,10 +68,7 @@ var attemptCases = []struct {
 	run  func(h *harness)
 }{
 	{"unsettled attempts take the user's places", func(h *harness) {
-		var held []*Attempt
-		for range testCfg.MaxFailures {
-			held = append(held, h.mustBegin("alice", ip1))
-		}
+		held := h.beginAll("alice", ip1)
 		start := h.clk.Now()
 		v := h.wantRefused("ALICE", ip2, ReasonUser)
 		if want := start.Add(testCfg.Window); !v.Until.Equal(want) {
@@ -76,10 +82,7 @@ var attemptCases = []struct {
 		h.wantRefused("alice", ip1, ReasonUser)
 	}},
 	{"the failures of a burst lock the user", func(h *harness) {
-		var held []*Attempt
-		for range testCfg.MaxFailures {
-			held = append(held, h.mustBegin("alice", ip1))
-		}
+		held := h.beginAll("alice", ip1)
 		for i, a := range held[:4] {
 			if v := h.failAttempt(a); !v.Allowed {
 				h.t.Fatalf("failure %d: %+v, want not locked yet", i+1, v)
@@ -92,10 +95,7 @@ var attemptCases = []struct {
 		h.wantRefused("alice", ip2, ReasonUser)
 	}},
 	{"a success in a burst resets as it would one at a time", func(h *harness) {
-		var held []*Attempt
-		for range testCfg.MaxFailures {
-			held = append(held, h.mustBegin("alice", ip1))
-		}
+		held := h.beginAll("alice", ip1)
 		for _, a := range held[:4] {
 			h.failAttempt(a)
 		}
@@ -111,10 +111,7 @@ var attemptCases = []struct {
 		h.wantAllowed("alice", ip1)
 	}},
 	{"a success does not free the places of attempts still running", func(h *harness) {
-		var held []*Attempt
-		for range testCfg.MaxFailures {
-			held = append(held, h.mustBegin("alice", ip1))
-		}
+		held := h.beginAll("alice", ip1)
 		if err := held[0].Succeed(context.Background()); err != nil {
 			h.t.Fatal(err)
 		}
@@ -122,10 +119,7 @@ var attemptCases = []struct {
 		h.wantRefused("alice", ip1, ReasonUser)
 	}},
 	{"attempts in flight when the lock falls are not counted afterwards", func(h *harness) {
-		var held []*Attempt
-		for range testCfg.MaxFailures {
-			held = append(held, h.mustBegin("alice", ip1))
-		}
+		held := h.beginAll("alice", ip1)
 		h.failN(5, "alice", ip2) // locks alice while the five are running
 		for _, a := range held {
 			h.failAttempt(a)
@@ -198,10 +192,7 @@ var attemptCases = []struct {
 	}},
 	{"settling ignores a cancelled context", func(h *harness) {
 		ctx, cancel := context.WithCancel(context.Background())
-		var held []*Attempt
-		for range testCfg.MaxFailures {
-			held = append(held, h.mustBegin("alice", ip1))
-		}
+		held := h.beginAll("alice", ip1)
 		cancel() // the clients went away
 		for _, a := range held {
 			if err := a.Cancel(ctx); err != nil {
@@ -257,15 +248,7 @@ func TestMemoryAttempts(t *testing.T) {
 func TestRedisAttempts(t *testing.T) {
 	c := redisClient(t, testpeers.Redis(t))
 	for _, tt := range attemptCases {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := c.FlushDB(context.Background()).Err(); err != nil {
-				t.Fatalf("FLUSHDB: %v", err)
-			}
-			h := &harness{t: t, clk: newClock()}
-			h.new = func(cfg config.Login, opts Options) *Limiter { return newRedisLimiter(t, c, cfg, opts) }
-			h.l = h.new(testCfg, Options{Now: h.clk.Now})
-			tt.run(h)
-		})
+		t.Run(tt.name, func(t *testing.T) { tt.run(newRedisHarness(t, c)) })
 	}
 }
 

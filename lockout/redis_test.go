@@ -33,18 +33,23 @@ func newRedisLimiter(t *testing.T, c redis.UniversalClient, cfg config.Login, op
 	return l
 }
 
+// newRedisHarness is a harness on c, emptied first: the cases of one
+// server must not see each other's keys.
+func newRedisHarness(t *testing.T, c redis.UniversalClient) *harness {
+	t.Helper()
+	if err := c.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatalf("FLUSHDB: %v", err)
+	}
+	h := &harness{t: t, clk: newClock()}
+	h.new = func(cfg config.Login, opts Options) *Limiter { return newRedisLimiter(t, c, cfg, opts) }
+	h.l = h.new(testCfg, Options{Now: h.clk.Now})
+	return h
+}
+
 func TestRedisBehaviour(t *testing.T) {
 	c := redisClient(t, testpeers.Redis(t))
 	for _, tt := range behaviourCases {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := c.FlushDB(context.Background()).Err(); err != nil {
-				t.Fatalf("FLUSHDB: %v", err)
-			}
-			h := &harness{t: t, clk: newClock()}
-			h.new = func(cfg config.Login, opts Options) *Limiter { return newRedisLimiter(t, c, cfg, opts) }
-			h.l = h.new(testCfg, Options{Now: h.clk.Now})
-			tt.run(h)
-		})
+		t.Run(tt.name, func(t *testing.T) { tt.run(newRedisHarness(t, c)) })
 	}
 }
 
