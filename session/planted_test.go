@@ -14,17 +14,7 @@ import (
 // neither is trusted; two of the same user are fine.
 func TestTwoSessionsForDifferentUsersAreRejected(t *testing.T) {
 	st := newCookieStore(t, testConfig(), time.Now)
-	value := func(subject string) string {
-		j := &sessiontest.Jar{}
-		s := sessiontest.Sample(time.Now())
-		s.Identity.Subject = subject
-		sessiontest.Save(t, st, j, s)
-		v, ok := j.Get(st.Name())
-		if !ok {
-			t.Fatal("no cookie saved")
-		}
-		return v
-	}
+	value := func(subject string) string { return savedCookie(t, st, subject) }
 	victim, attacker, victimAgain := value("victim"), value("attacker"), value("victim")
 
 	r := sessiontest.WithCookie(st.Name() + "=" + attacker + "; " + st.Name() + "=" + victim)
@@ -35,4 +25,25 @@ func TestTwoSessionsForDifferentUsersAreRejected(t *testing.T) {
 	if s, err := st.Load(r); err != nil || s.Identity.Subject != "victim" {
 		t.Fatalf("the same user twice: %v", err)
 	}
+}
+
+// namedStore is a session store that says its cookie's name.
+type namedStore interface {
+	session.Store
+	Name() string
+}
+
+// savedCookie saves a small session for subject with st and returns the
+// value of the (single, whole) cookie it set.
+func savedCookie(t *testing.T, st namedStore, subject string) string {
+	t.Helper()
+	j := &sessiontest.Jar{}
+	s := sessiontest.Sample(time.Now())
+	s.Identity.Subject = subject
+	sessiontest.Save(t, st, j, s)
+	v, ok := j.Get(st.Name())
+	if !ok {
+		t.Fatal("no cookie saved")
+	}
+	return v
 }

@@ -16,17 +16,7 @@ import (
 // live one, still loads.
 func TestRedisTwoTicketsForDifferentUsersAreRejected(t *testing.T) {
 	st := newRedisStore(t, redisClient(t, testpeers.Redis(t)), time.Now)
-	value := func(subject string) string {
-		j := &sessiontest.Jar{}
-		s := sessiontest.Sample(time.Now())
-		s.Identity.Subject = subject
-		sessiontest.Save(t, st, j, s)
-		v, ok := j.Get(st.Name())
-		if !ok {
-			t.Fatal("no cookie saved")
-		}
-		return v
-	}
+	value := func(subject string) string { return savedCookie(t, st, subject) }
 	victim, attacker, victimAgain := value("victim"), value("attacker"), value("victim")
 	header := func(vs ...string) string {
 		out := ""
