@@ -27,13 +27,7 @@ func TestConfigFlagFormsServe(t *testing.T) {
 			dir := t.TempDir()
 			addr := freeAddr(t)
 			writeFile(t, dir, "users.yaml", "users:\n  - {username: u, password: \""+localHash+"\"}\n")
-			cfg := writeFile(t, dir, "g.yaml", `
-server: {listen: "`+addr+`"}
-session: {secrets: ["0123456789abcdef0123456789abcdef"], cookie: {secure: false}}
-providers: [{id: local, type: local, users_file: users.yaml}]
-upstreams: [{path: /, url: "http://127.0.0.1:1"}]
-rules: [{name: all, prefix: /, allow: authenticated}]
-`)
+			cfg := writeFile(t, dir, "g.yaml", localConfig(addr, "  - {name: all, prefix: /, allow: authenticated}\n"))
 			if f.env {
 				t.Setenv("GATEHOUSE_CONFIG", cfg) // the child inherits it
 			}

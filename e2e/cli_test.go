@@ -138,14 +138,7 @@ func TestConfigReloadOnFileChange(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	rules := func(allow string) string {
-		return `
-server: {listen: "` + addr + `"}
-session: {secrets: ["0123456789abcdef0123456789abcdef"], cookie: {secure: false}}
-providers: [{id: local, type: local, users_file: users.yaml}]
-upstreams: [{path: /, url: "http://127.0.0.1:1"}]
-rules:
-  - {name: status-page, path: /status, allow: ` + allow + `}
-`
+		return localConfig(addr, "  - {name: status-page, path: /status, allow: "+allow+"}\n")
 	}
 	writeFile(t, dir, "users.yaml", "users:\n  - {username: u, password: \""+localHash+"\"}\n")
 	cfg := writeFile(t, dir, "g.yaml", rules("public"))
@@ -199,13 +192,7 @@ func TestRemovedLocalUserIsSignedOut(t *testing.T) {
 		return out
 	}
 	writeFile(t, dir, "users.yaml", users("ursula", "victor"))
-	cfg := writeFile(t, dir, "g.yaml", `
-server: {listen: "`+addr+`"}
-session: {secrets: ["0123456789abcdef0123456789abcdef"], cookie: {secure: false}}
-providers: [{id: local, type: local, users_file: users.yaml}]
-upstreams: [{path: /, url: "http://127.0.0.1:1"}]
-rules: [{name: all, prefix: /, allow: authenticated}]
-`)
+	cfg := writeFile(t, dir, "g.yaml", localConfig(addr, "  - {name: all, prefix: /, allow: authenticated}\n"))
 	p := start(t, addr, "serve", "--config", cfg, "--watch-interval", "20ms")
 	c := localSignIn(t, p, "ursula", localPassword)
 	status := func() int { return apiStatus(t, c, p, "/") }

@@ -16,15 +16,8 @@ func TestLocalUserGroupChangeTakesEffect(t *testing.T) {
 		return "users:\n  - {username: ursula, groups: " + groups + ", password: \"" + localHash + "\"}\n"
 	}
 	writeFile(t, dir, "users.yaml", users("[admins, staff]"))
-	cfg := writeFile(t, dir, "g.yaml", `
-server: {listen: "`+addr+`"}
-session: {secrets: ["0123456789abcdef0123456789abcdef"], cookie: {secure: false}}
-providers: [{id: local, type: local, users_file: users.yaml}]
-upstreams: [{path: /, url: "http://127.0.0.1:1"}]
-rules:
-  - {name: admin, prefix: /admin, allow: {groups: [admins]}}
-  - {name: all, prefix: /, allow: authenticated}
-`)
+	cfg := writeFile(t, dir, "g.yaml", localConfig(addr,
+		"  - {name: admin, prefix: /admin, allow: {groups: [admins]}}\n  - {name: all, prefix: /, allow: authenticated}\n"))
 	p := start(t, addr, "serve", "--config", cfg, "--watch-interval", "20ms")
 	c := localSignIn(t, p, "ursula", localPassword)
 	admin := func() int { return apiStatus(t, c, p, "/admin/x") }

@@ -178,6 +178,19 @@ const (
 	localPassword = "password123"
 )
 
+// localConfig is a serve config listening on addr with one local provider
+// (users.yaml beside the config), an upstream that is down (an allowed
+// request answers 502) and rules, YAML list items ("  - {...}\n").
+func localConfig(addr, rules string) string {
+	return `
+server: {listen: "` + addr + `"}
+session: {secrets: ["0123456789abcdef0123456789abcdef"], cookie: {secure: false}}
+providers: [{id: local, type: local, users_file: users.yaml}]
+upstreams: [{path: /, url: "http://127.0.0.1:1"}]
+rules:
+` + rules
+}
+
 // localSignIn signs user in through gatehouse's local form and returns the
 // browser-like client (cookie jar, redirects not followed) holding the session.
 func localSignIn(t *testing.T, p *process, user, password string) *http.Client {
