@@ -38,6 +38,12 @@ type Policy struct {
 	known    map[string]bool // provider ids, for "provider:name" users and groups
 }
 
+// FoldPath is a normalised path in the form rule comparisons use: lower
+// case unless case_sensitive_paths. Decide folds by itself; a caller that
+// also compares the path elsewhere (upstream routing) folds once and passes
+// the result to both, so the copy is made once.
+func (p *Policy) FoldPath(path string) string { return p.fold(path) }
+
 // fold is the form of a rule or request path that comparisons use.
 func (p *Policy) fold(path string) string {
 	if p.foldCase {

@@ -108,7 +108,8 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("Invalid request path.", err)
 	}
 	host := policy.CanonicalHost(r.Host)
-	up := st.upstreams.match(host, path)
+	judged := st.policy.FoldPath(path) // what routing and the rules compare; path is what the upstream gets
+	up := st.upstreams.match(host, judged)
 	if up == nil {
 		return newHTTPError(http.StatusNotFound, "No application is configured for this address.", nil)
 	}
@@ -117,7 +118,7 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := who.identity()
-	dec := st.policy.Decide(id, policy.Request{Method: r.Method, Host: host, Path: path})
+	dec := st.policy.Decide(id, policy.Request{Method: r.Method, Host: host, Path: judged})
 	recordDecision(r, dec, id)
 	switch dec.Result {
 	case policy.Login:

@@ -45,10 +45,6 @@ func (up *upstream) name() string {
 // the longest path prefix. Hosts match as in rules (policy.HostMatcher).
 type upstreams struct {
 	list []*upstream
-	// foldCase: path prefixes compare in lower case, as rules do unless
-	// case_sensitive_paths is set, so a request judged by a rule's path goes
-	// to the upstream of that path whatever its case.
-	foldCase bool
 }
 
 // proxyContext carries what Rewrite needs from the decision to the outbound request.
@@ -65,7 +61,7 @@ type proxyContext struct {
 }
 
 func newUpstreams(cfg *config.Config, demo http.Handler) (*upstreams, error) {
-	u := &upstreams{foldCase: !cfg.CaseSensitivePaths}
+	u := &upstreams{}
 	if demo != nil {
 		u.list = append(u.list, &upstream{path: "/", match: "/", proxy: demo, demo: true})
 		return u, nil
@@ -88,8 +84,11 @@ func newUpstreams(cfg *config.Config, demo http.Handler) (*upstreams, error) {
 		if up.path == "" {
 			up.path = "/"
 		}
+		// Prefixes compare as rules compare paths (lower case unless
+		// case_sensitive_paths), so a request judged by a rule's path goes
+		// to that path's upstream whatever its case.
 		up.match = up.path
-		if u.foldCase {
+		if !cfg.CaseSensitivePaths {
 			up.match = strings.ToLower(up.path)
 		}
 		timeout := uc.Timeout
@@ -155,11 +154,9 @@ func newTransport(responseTimeout time.Duration) *http.Transport {
 }
 
 // match returns the upstream for host (canonical, may carry a port) and a
-// normalised path, or nil: an unknown host is never sent to a default upstream.
+// normalised path folded as the rules fold it (policy.Policy.FoldPath), or
+// nil: an unknown host is never sent to a default upstream.
 func (u *upstreams) match(host, path string) *upstream {
-	if u.foldCase {
-		path = strings.ToLower(path) // returns path itself when it has no upper case
-	}
 	// An upstream "/app/" takes the bare "/app" too, but one configured as
 	// exactly "/app" (sorted after it, being shorter) comes first for it,
 	// among upstreams of the same host.
