@@ -283,9 +283,16 @@ func (v *Verifier) Ready(ctx context.Context) error {
 // with an empty token gives ok true and token "", which Verify rejects.
 func FromRequest(r *http.Request) (token string, ok bool) {
 	h := r.Header.Get("Authorization")
-	scheme, rest, _ := strings.Cut(h, " ")
-	if !strings.EqualFold(scheme, "Bearer") {
+	if !IsBearer(h) {
 		return "", false
 	}
+	_, rest, _ := strings.Cut(h, " ")
 	return strings.TrimSpace(rest), true
+}
+
+// IsBearer reports whether an Authorization value uses the Bearer scheme
+// (case-insensitive, RFC 9110 §11.1), token or not.
+func IsBearer(authorization string) bool {
+	scheme, _, _ := strings.Cut(authorization, " ")
+	return strings.EqualFold(scheme, "Bearer")
 }

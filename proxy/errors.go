@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/bearer"
 )
 
 // httpError is an error with the status and the fixed, user-facing message to
@@ -106,7 +108,7 @@ func wantsJSON(r *http.Request) bool {
 	if r.Header.Get("X-Requested-With") == "XMLHttpRequest" {
 		return true
 	}
-	if auth := r.Header.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
+	if bearer.IsBearer(r.Header.Get("Authorization")) {
 		return true
 	}
 	accept := r.Header.Get("Accept")

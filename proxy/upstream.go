@@ -10,11 +10,13 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/bearer"
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/metrics"
 	"github.com/gatehouse-dev/gatehouse/policy"
@@ -119,14 +121,9 @@ func newUpstreams(cfg *config.Config, demo http.Handler) (*upstreams, error) {
 }
 
 // hasBearerAuthorization reports whether any Authorization line uses the
-// Bearer scheme (case-insensitive, RFC 9110 §11.1).
+// Bearer scheme.
 func hasBearerAuthorization(h http.Header) bool {
-	for _, v := range h["Authorization"] {
-		if len(v) >= 6 && strings.EqualFold(v[:6], "bearer") && (len(v) == 6 || v[6] == ' ') {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(h["Authorization"], bearer.IsBearer)
 }
 
 // hostRank orders upstream hosts from the most specific: exact hosts, then
