@@ -355,3 +355,14 @@ func mustURL(s string) *url.URL {
 }
 
 func urlEscape(s string) string { return url.QueryEscape(s) }
+
+// expiredSession returns the Set-Cookie of resp that expires gatehouse's
+// session cookie (_gatehouse, Max-Age < 0), or nil.
+func expiredSession(resp *http.Response) *http.Cookie {
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "_gatehouse" && ck.MaxAge < 0 {
+			return ck
+		}
+	}
+	return nil
+}

@@ -149,13 +149,7 @@ func TestSignInPageEndsAnExistingSession(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("sign-in page: %d", resp.StatusCode)
 	}
-	cleared := false
-	for _, ck := range resp.Cookies() {
-		if ck.Name == "_gatehouse" && ck.MaxAge < 0 && ck.Value == "" {
-			cleared = true
-		}
-	}
-	if !cleared {
+	if ck := expiredSession(resp); ck == nil || ck.Value != "" {
 		t.Fatalf("session cookie not cleared: %v", resp.Header["Set-Cookie"])
 	}
 	if r := e.get(c, "/x", "Accept", "application/json"); r.StatusCode != http.StatusUnauthorized {
