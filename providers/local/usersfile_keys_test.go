@@ -3,8 +3,6 @@ package local
 import (
 	"strings"
 	"testing"
-
-	"github.com/gatehouse-dev/gatehouse/config"
 )
 
 // Unknown keys in a users file are reported as config reports
@@ -33,12 +31,7 @@ func TestUsersFileKeyErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := writeUsers(t, tt.content)
-			_, err := New(config.Provider{ID: "local", Type: "local", UsersFile: path}, Options{})
-			if err == nil {
-				t.Fatal("New succeeded, want an error")
-			}
-			got := strings.ReplaceAll(err.Error(), path, "users.yaml")
+			got := usersFileError(t, tt.content)
 			if want := strings.Join(tt.want, "\n"); got != want {
 				t.Errorf("error:\n%s\nwant:\n%s", got, want)
 			}

@@ -94,18 +94,26 @@ func TestUsersFileErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := writeUsers(t, tt.content)
-			_, err := New(config.Provider{ID: "local", Type: "local", UsersFile: path}, Options{})
-			if err == nil {
-				t.Fatal("New succeeded, want an error")
-			}
+			got := usersFileError(t, tt.content)
 			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
+				if !strings.Contains(got, w) {
+					t.Errorf("error %q does not contain %q", got, w)
 				}
 			}
 		})
 	}
+}
+
+// usersFileError loads content as a users file and returns New's error,
+// with the file's path written as users.yaml; a load that succeeds fails t.
+func usersFileError(t *testing.T, content string) string {
+	t.Helper()
+	path := writeUsers(t, content)
+	_, err := New(config.Provider{ID: "local", Type: "local", UsersFile: path}, Options{})
+	if err == nil {
+		t.Fatal("New succeeded, want an error")
+	}
+	return strings.ReplaceAll(err.Error(), path, "users.yaml")
 }
 
 // An 80-bit secret (DESIGN.md's example, older authenticator set-ups) loads,
