@@ -46,6 +46,17 @@ func newRedisHarness(t *testing.T, c redis.UniversalClient) *harness {
 	return h
 }
 
+// redisReplicas are two replicas on one fresh redis-server: separate
+// clients and limiters, one clock.
+func redisReplicas(t *testing.T) (a, b *harness) {
+	t.Helper()
+	addr := testpeers.Redis(t)
+	clk := newClock()
+	a = &harness{t: t, clk: clk, l: newRedisLimiter(t, redisClient(t, addr), testCfg, Options{Now: clk.Now})}
+	b = &harness{t: t, clk: clk, l: newRedisLimiter(t, redisClient(t, addr), testCfg, Options{Now: clk.Now})}
+	return a, b
+}
+
 func TestRedisBehaviour(t *testing.T) {
 	c := redisClient(t, testpeers.Redis(t))
 	for _, tt := range behaviourCases {
@@ -54,11 +65,7 @@ func TestRedisBehaviour(t *testing.T) {
 }
 
 func TestRedisInstancesShareCounts(t *testing.T) {
-	addr := testpeers.Redis(t)
-	clk := newClock()
-	// Two replicas: separate clients, separate limiters, one Redis.
-	a := &harness{t: t, clk: clk, l: newRedisLimiter(t, redisClient(t, addr), testCfg, Options{Now: clk.Now})}
-	b := &harness{t: t, clk: clk, l: newRedisLimiter(t, redisClient(t, addr), testCfg, Options{Now: clk.Now})}
+	a, b := redisReplicas(t)
 
 	a.failN(3, "alice", ip1)
 	b.failN(1, "alice", ip2)
@@ -82,7 +89,7 @@ func TestRedisInstancesShareCounts(t *testing.T) {
 	a.wantLocked("zed", ip2, ReasonIP)
 	b.wantLocked("zed", ip2, ReasonIP)
 
-	clk.Advance(testCfg.Lockout)
+	a.clk.Advance(testCfg.Lockout) // the replicas share one clock
 	a.wantAllowed("alice", ip1)
 	b.wantAllowed("zed", ip2)
 }
