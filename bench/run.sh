@@ -13,9 +13,10 @@
 # over HTTP with curl as a local user with five groups; then
 # bench/cmd/benchdrive drives every target with wrk, interleaved
 # A, B, C, A, B, C … per round, then the proxying group once more at equal
-# load (a think time per request) for latency, and writes medians with
-# ratios to the bare baselines of the same run to bench/results/latest.md
-# (raw runs in bench/results/raw.tsv).
+# load (a think time per request) for latency, and once more with each
+# server alone on a core (taskset; wrk and the upstream on the others), and
+# writes medians with ratios to the bare baselines of the same run to
+# bench/results/latest.md (raw runs in bench/results/raw.tsv).
 #
 # Environment overrides: BENCH_DURATION (5s), BENCH_ROUNDS (3),
 # BENCH_CONNS ("16 64"), BENCH_THREADS (2), BENCH_WARMUP (1s),
@@ -57,13 +58,28 @@ trap stop_all EXIT
 trap 'exit 130' INT TERM
 build_all
 
-read -r P_UP P_RP P_ACC P_REDIS P_GHC P_GHR P_GHM P_LOGC P_LOGR P_ISS P_GHB P_GHG P_RPP <<<"$("$WORK/benchpeer" freeport -n 13 | tr '\n' ' ')"
+read -r P_UP P_RP P_ACC P_REDIS P_GHC P_GHR P_GHM P_LOGC P_LOGR P_ISS P_GHB P_GHG P_RPP P_UPX P_RPX P_RPPX P_GHX <<<"$("$WORK/benchpeer" freeport -n 17 | tr '\n' ' ')"
+
+# The pinned runs put each server under test alone on the last CPU and wrk
+# and the upstream on the others; they need two CPUs and taskset.
+NCPU=$(nproc)
+PIN=0
+if [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null; then
+  PIN=1 SERVER_CPU=$((NCPU - 1)) CLIENT_CPUS=0
+  [ "$NCPU" = 2 ] || CLIENT_CPUS="0-$((NCPU - 2))"
+  PIN_THREADS=$((THREADS < NCPU - 1 ? THREADS : NCPU - 1))
+fi
 
 log "starting the upstream, the bare reverse proxy, the bare 202 handler, a JWT issuer and redis-server"
 start upstream "$WORK/benchpeer" upstream -listen "127.0.0.1:$P_UP"
 start revproxy "$WORK/benchpeer" revproxy -listen "127.0.0.1:$P_RP" -upstream "http://127.0.0.1:$P_UP"
 start revproxy-pooled "$WORK/benchpeer" revproxy -buffer-pool -listen "127.0.0.1:$P_RPP" -upstream "http://127.0.0.1:$P_UP"
 start accept "$WORK/benchpeer" accept -listen "127.0.0.1:$P_ACC"
+if [ "$PIN" = 1 ]; then
+  start upstream-pinned taskset -c "$CLIENT_CPUS" "$WORK/benchpeer" upstream -listen "127.0.0.1:$P_UPX"
+  start revproxy-pinned taskset -c "$SERVER_CPU" "$WORK/benchpeer" revproxy -listen "127.0.0.1:$P_RPX" -upstream "http://127.0.0.1:$P_UPX"
+  start revproxy-pooled-pinned taskset -c "$SERVER_CPU" "$WORK/benchpeer" revproxy -buffer-pool -listen "127.0.0.1:$P_RPPX" -upstream "http://127.0.0.1:$P_UPX"
+fi
 start issuer "$WORK/benchpeer" issuer -listen "127.0.0.1:$P_ISS" -token-out "$WORK/token.jwt"
 start_redis "$P_REDIS"
 wait_http upstream "http://127.0.0.1:$P_UP/" 200
@@ -71,6 +87,11 @@ wait_http revproxy "http://127.0.0.1:$P_RP/" 200
 wait_http revproxy-pooled "http://127.0.0.1:$P_RPP/" 200
 wait_http accept "http://127.0.0.1:$P_ACC/" 202
 wait_http issuer "http://127.0.0.1:$P_ISS/jwks.json" 200
+if [ "$PIN" = 1 ]; then
+  wait_http upstream-pinned "http://127.0.0.1:$P_UPX/" 200
+  wait_http revproxy-pinned "http://127.0.0.1:$P_RPX/" 200
+  wait_http revproxy-pooled-pinned "http://127.0.0.1:$P_RPPX/" 200
+fi
 TOKEN="$(cat "$WORK/token.jwt")"
 
 write_users
@@ -85,6 +106,7 @@ grep -q 'local_cache: 0s' "$WORK/redis-get.yaml" || die "could not turn the loca
 write_config "$WORK/mem.yaml" "$P_GHM" cookie "$P_UP" "$P_REDIS"
 write_config "$WORK/bearer.yaml" "$P_GHB" cookie "$P_UP" "$P_REDIS" "$P_ISS"
 write_config "$WORK/login-cookie.yaml" "$P_LOGC" cookie "$P_UP" "$P_REDIS"
+[ "$PIN" = 0 ] || write_config "$WORK/pinned.yaml" "$P_GHX" cookie "$P_UPX" "$P_REDIS"
 write_config "$WORK/login-redis.yaml" "$P_LOGR" redis "$P_UP" "$P_REDIS"
 
 # Logins run on separate instances with the same secret (and Redis), so the
@@ -116,6 +138,10 @@ wait_http gh-redis "http://127.0.0.1:$P_GHR/ready" 200
 wait_http gh-mem "http://127.0.0.1:$P_GHM/ping" 200
 wait_http gh-bearer "http://127.0.0.1:$P_GHB/ready" 200
 wait_http gh-redis-get "http://127.0.0.1:$P_GHG/ready" 200
+if [ "$PIN" = 1 ]; then
+  start gh-pinned taskset -c "$SERVER_CPU" "$WORK/gatehouse" serve --config "$WORK/pinned.yaml"
+  wait_http gh-pinned "http://127.0.0.1:$P_GHX/ping" 200
+fi
 
 # revision names the commit measured and any uncommitted changes built with it.
 revision() {
@@ -127,6 +153,25 @@ revision() {
 
 PATH_UNDER_TEST=/app/page
 FA_HEADERS="$(json_str "Cookie: $COOKIE"), \"X-Forwarded-Method: GET\", \"X-Forwarded-Proto: https\", \"X-Forwarded-Host: app.example.com\", \"X-Forwarded-Uri: $PATH_UNDER_TEST?x=1\""
+PINNED=null SKIPPED="[]"
+if [ "$PIN" = 1 ]; then
+  PINNED=$(
+    cat <<EOF
+{"server_cpus": "$SERVER_CPU", "client_cpus": "$CLIENT_CPUS", "conns": 16, "threads": $PIN_THREADS,
+   "group": {"name": "proxying",
+     "baseline": {"name": "bare httputil.ReverseProxy", "url": "http://127.0.0.1:$P_RPX$PATH_UNDER_TEST",
+                  "pid": ${PID[revproxy-pinned]}, "headers": [$(json_str "Cookie: $COOKIE")], "expect": 200},
+     "subjects": [
+       {"name": "bare httputil.ReverseProxy + buffer pool (as gatehouse's)", "url": "http://127.0.0.1:$P_RPPX$PATH_UNDER_TEST",
+        "pid": ${PID[revproxy-pooled-pinned]}, "headers": [$(json_str "Cookie: $COOKIE")], "expect": 200},
+       {"name": "gatehouse proxy, cookie session", "url": "http://127.0.0.1:$P_GHX$PATH_UNDER_TEST",
+        "pid": ${PID[gh-pinned]}, "headers": [$(json_str "Cookie: $COOKIE")], "expect": 200}
+     ]}}
+EOF
+  )
+else
+  SKIPPED="[{\"name\": \"server on its own core\", \"note\": \"needs 2 CPUs and taskset; this machine has $NCPU CPU(s)\"}]"
+fi
 mkdir -p "$BENCH/results"
 cat >"$WORK/spec.json" <<EOF
 {
@@ -166,6 +211,8 @@ cat >"$WORK/spec.json" <<EOF
      ]}
   ],
   "paced": {"group": "proxying", "conns": 16, "think_ms": $PACED_MS},
+  "pinned": $PINNED,
+  "skipped": $SKIPPED,
   "memory": {"name": "gatehouse proxy, cookie session (fresh instance)", "url": "http://127.0.0.1:$P_GHM$PATH_UNDER_TEST",
              "pid": ${PID[gh-mem]}, "warm_headers": [$(json_str "Cookie: $COOKIE")],
              "sessions": $(json_str "$WORK/sessions.txt"), "n": $MEM_N, "duration": "$MEM_DURATION",

@@ -41,6 +41,7 @@ type Spec struct {
 	Raw      string   `json:"raw"` // every run, tab-separated
 	Groups   []Group  `json:"groups"`
 	Paced    *Paced   `json:"paced"`
+	Pinned   *Pinned  `json:"pinned"`
 	Memory   *Memory  `json:"memory"`
 	Cookie   *Cookie  `json:"cookie"`
 	Skipped  []Skip   `json:"skipped"`
@@ -82,6 +83,21 @@ type Paced struct {
 	Group   string `json:"group"` // a group's Name
 	Conns   int    `json:"conns"`
 	ThinkMS int    `json:"think_ms"` // wrk's delay() before each request, per connection
+}
+
+// Pinned drives a group of its own once more, with the server under test on
+// cores of its own: the harness starts these targets (and their upstream)
+// pinned with taskset, and wrk runs pinned to ClientCPUs. In the main runs
+// wrk, the upstream and the server share every core, so a server's req/s
+// and p99 there also depend on how much CPU it leaves the others; here the
+// server's own cost per request decides both. Informative: no target is
+// judged on it.
+type Pinned struct {
+	Group      Group  `json:"group"`
+	Conns      int    `json:"conns"`
+	Threads    int    `json:"threads"`     // wrk threads
+	ServerCPUs string `json:"server_cpus"` // taskset list the targets run on (for the report)
+	ClientCPUs string `json:"client_cpus"` // taskset list for wrk (and the upstream)
 }
 
 // Memory is the many-sessions test: RSS before and after N distinct sessions.
@@ -145,7 +161,11 @@ func run(ctx context.Context, specPath string, stdout io.Writer) error {
 	// Everything the harness started descends from our parent (bench/run.sh);
 	// CPU used by any other process during a run is background load.
 	w := wrk{ctx: ctx, luaDir: spec.LuaDir, threads: spec.Threads, root: os.Getppid()}
-	for _, g := range spec.Groups {
+	groups := spec.Groups
+	if spec.Pinned != nil {
+		groups = append(slices.Clone(groups), spec.Pinned.Group)
+	}
+	for _, g := range groups {
 		for _, t := range append([]Target{g.Baseline}, g.Subjects...) {
 			if err := precheck(t); err != nil {
 				return err
@@ -186,6 +206,10 @@ func run(ctx context.Context, specPath string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	pinned, err := w.pinned(spec, raw)
+	if err != nil {
+		return err
+	}
 	var mem *memResult
 	if spec.Memory != nil {
 		m, err := w.memory(*spec.Memory)
@@ -194,7 +218,7 @@ func run(ctx context.Context, specPath string, stdout io.Writer) error {
 		}
 		mem = &m
 	}
-	report := render(spec, res, paced, mem, machine(spec.Revision), time.Since(start))
+	report := render(spec, res, paced, pinned, mem, machine(spec.Revision), time.Since(start))
 	fmt.Fprint(stdout, report)
 	if spec.Out != "" {
 		if err := os.WriteFile(spec.Out, []byte(report), 0o644); err != nil {
@@ -240,6 +264,36 @@ func (w wrk) paced(spec Spec, raw io.Writer) (results, error) {
 				round+1, t.Name, p.Conns, s.RPS, s.P50, s.P99, s.CPUPerReq, s.warning())
 			writeRaw(raw, name, t.Name, p.Conns, round+1, s)
 			k := key{gi, ti, p.Conns}
+			res[k] = append(res[k], s)
+		}
+	}
+	return res, nil
+}
+
+// pinned runs spec.Pinned, if any: its group interleaved over the rounds,
+// wrk pinned to the client CPUs. Results are keyed as group 0.
+func (w wrk) pinned(spec Spec, raw io.Writer) (results, error) {
+	p := spec.Pinned
+	if p == nil {
+		return nil, nil
+	}
+	if p.Conns < 1 || p.Threads < 1 || p.ClientCPUs == "" || p.ServerCPUs == "" {
+		return nil, errors.New("spec: pinned needs conns, threads, server_cpus and client_cpus")
+	}
+	w.threads = p.Threads
+	w.prefix = []string{"taskset", "-c", p.ClientCPUs}
+	name := fmt.Sprintf("%s, server on CPU %s", p.Group.Name, p.ServerCPUs)
+	res := results{}
+	for round := range spec.Rounds {
+		for ti, t := range append([]Target{p.Group.Baseline}, p.Group.Subjects...) {
+			s, err := w.measure(t, p.Conns, spec.Duration)
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(os.Stderr, "pinned %d %-40s c=%-3d %9.0f req/s  p50 %7.0f µs  p99 %7.0f µs  cpu %5.1f µs/req%s\n",
+				round+1, t.Name, p.Conns, s.RPS, s.P50, s.P99, s.CPUPerReq, s.warning())
+			writeRaw(raw, name, t.Name, p.Conns, round+1, s)
+			k := key{0, ti, p.Conns}
 			res[k] = append(res[k], s)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -43,7 +44,8 @@ type wrk struct {
 	ctx     context.Context // ends the running wrk when cancelled
 	luaDir  string
 	threads int
-	root    int // the harness's root process
+	root    int      // the harness's root process
+	prefix  []string // runs wrk through this command (taskset -c …), if set
 }
 
 // measure runs wrk against t for d with conns connections and accounts the
@@ -69,8 +71,9 @@ func (w wrk) run(name, url string, pid, peer, conns, threads int, d, script stri
 		}
 	}
 	bg := w.startBackground()
-	cmd := exec.CommandContext(w.ctx, "wrk", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns), "-d", d,
+	args := append(slices.Clone(w.prefix), "wrk", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns), "-d", d,
 		"--timeout", "10s", "-s", filepath.Join(w.luaDir, script), url)
+	cmd := exec.CommandContext(w.ctx, args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), append(env, "BENCH_LUA_DIR="+w.luaDir, "BENCH_THREADS="+strconv.Itoa(threads))...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut

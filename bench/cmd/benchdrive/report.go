@@ -56,7 +56,7 @@ var (
 	bgLoad  = func(s Sample) float64 { return s.Background }
 )
 
-func render(spec Spec, res, paced results, mem *memResult, host string, took time.Duration) string {
+func render(spec Spec, res, paced, pinned results, mem *memResult, host string, took time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# gatehouse load harness results\n\n")
 	fmt.Fprintf(&b, "%s — %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), host)
@@ -96,6 +96,7 @@ func render(spec Spec, res, paced results, mem *memResult, host string, took tim
 	}
 	renderGoals(&b, spec, res)
 	renderPaced(&b, spec, paced)
+	renderPinned(&b, spec, pinned)
 	renderSizes(&b, spec, mem)
 	if len(spec.Skipped) > 0 {
 		fmt.Fprintf(&b, "\n## Not measured\n\n")
@@ -142,23 +143,45 @@ func renderPaced(b *strings.Builder, spec Spec, res results) {
 		"same request rate (see × bare) and leaves the same CPU to wrk and the upstream. The runs above keep every "+
 		"connection busy instead, so there a faster server also takes more of the cores that wrk and the upstream need, "+
 		"and its p99 is partly theirs. Not one of issue 4's targets; it shows what the p99 ratio above is made of.\n\n", p.ThinkMS)
-	fmt.Fprintln(b, "| mode | req/s | × bare | p50 | p99 | p99 × bare | CPU/req |")
-	fmt.Fprintln(b, "|---|---:|---:|---:|---:|---:|---:|")
-	base := res[key{gi, 0, p.Conns}]
+	renderSideTable(b, g, res, gi, p.Conns)
+}
+
+// renderPinned reports the runs with the server on cores of its own.
+func renderPinned(b *strings.Builder, spec Spec, res results) {
+	p := spec.Pinned
+	if p == nil || len(res) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n## Server on its own core (%s, %d connections, server on CPU %s, wrk and upstream on CPU %s)\n\n",
+		p.Group.Name, p.Conns, p.ServerCPUs, p.ClientCPUs)
+	fmt.Fprintf(b, "The same servers, started again with taskset: each server under test alone on CPU %s, wrk (%d thread(s)) "+
+		"and the upstream on CPU %s. No server can take CPU from wrk or the upstream here, so while the server's core is "+
+		"the busy one, req/s and p99 follow the server's own CPU per request. Not one of issue 4's targets; it shows gatehouse's "+
+		"own cost per request against the bare proxy's.\n\n", p.ServerCPUs, p.Threads, p.ClientCPUs)
+	renderSideTable(b, p.Group, res, 0, p.Conns)
+}
+
+// renderSideTable is the table of the paced and pinned sections: one row per
+// target of g, with ratios to g's baseline.
+func renderSideTable(b *strings.Builder, g Group, res results, gi, conns int) {
+	fmt.Fprintln(b, "| mode | req/s | × bare | p50 | p99 | p99 × bare | CPU/req | CPU × bare |")
+	fmt.Fprintln(b, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	base := res[key{gi, 0, conns}]
 	for ti, t := range append([]Target{g.Baseline}, g.Subjects...) {
-		ss := res[key{gi, ti, p.Conns}]
+		ss := res[key{gi, ti, conns}]
 		if len(ss) == 0 {
 			continue
 		}
-		name, rr, pr := t.Name, "1", "1"
+		name, rr, pr, cr := t.Name, "1", "1", "1"
 		if ti > 0 {
 			rr = fmt.Sprintf("%.2f", ratio(ss, base, rps))
 			pr = fmt.Sprintf("**%.2f**", ratio(ss, base, p99))
+			cr = fmt.Sprintf("%.2f", ratio(ss, base, cpu))
 		} else {
 			name = "*" + name + "*"
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %.1f µs |\n",
-			name, thousands(medianOf(ss, rps)), rr, dur(medianOf(ss, p50)), dur(medianOf(ss, p99)), pr, medianOf(ss, cpu))
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %.1f µs | %s |\n",
+			name, thousands(medianOf(ss, rps)), rr, dur(medianOf(ss, p50)), dur(medianOf(ss, p99)), pr, medianOf(ss, cpu), cr)
 	}
 }
 

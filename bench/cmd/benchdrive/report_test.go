@@ -126,7 +126,7 @@ func TestRenderPaced(t *testing.T) {
 		{1, 0, 16}: {{RPS: 8000, P50: 600, P99: 2000}, {RPS: 8000, P50: 600, P99: 2500}},
 		{1, 1, 16}: {{RPS: 7900, P50: 650, P99: 2200}, {RPS: 8100, P50: 650, P99: 2500}},
 	}
-	got := render(spec, results{}, paced, nil, "host", time.Second)
+	got := render(spec, results{}, paced, nil, nil, "host", time.Second)
 	for _, want := range []string{
 		"## Latency at equal load (proxying, 16 connections, 1 ms think time)",
 		"| *bare proxy* | 8,000 | 1 | 600 µs | 2.25 ms | 1 |",
@@ -139,7 +139,36 @@ func TestRenderPaced(t *testing.T) {
 	if strings.Contains(got, "bare 202") {
 		t.Errorf("the paced section reports a group that was not paced:\n%s", got)
 	}
-	if got := render(spec, results{}, nil, nil, "host", time.Second); strings.Contains(got, "equal load") {
+	if got := render(spec, results{}, nil, nil, nil, "host", time.Second); strings.Contains(got, "equal load") {
 		t.Errorf("no paced runs, yet a paced section:\n%s", got)
+	}
+}
+
+// TestRenderPinned checks the pinned section: its own group, CPU ratios to
+// its own baseline, and the CPUs named; absent without runs.
+func TestRenderPinned(t *testing.T) {
+	spec := Spec{
+		Groups: []Group{{Name: "proxying", Baseline: Target{Name: "bare proxy"}}},
+		Pinned: &Pinned{
+			Group: Group{Name: "proxying", Baseline: Target{Name: "bare proxy (pinned)"}, Subjects: []Target{{Name: "gatehouse (pinned)"}}},
+			Conns: 16, Threads: 1, ServerCPUs: "1", ClientCPUs: "0",
+		},
+	}
+	pinned := results{
+		{0, 0, 16}: {{RPS: 20000, P50: 600, P99: 1500, CPUPerReq: 50}},
+		{0, 1, 16}: {{RPS: 18000, P50: 700, P99: 1800, CPUPerReq: 55}},
+	}
+	got := render(spec, results{}, nil, pinned, nil, "host", time.Second)
+	for _, want := range []string{
+		"## Server on its own core (proxying, 16 connections, server on CPU 1, wrk and upstream on CPU 0)",
+		"| *bare proxy (pinned)* | 20,000 | 1 | 600 µs | 1.50 ms | 1 | 50.0 µs | 1 |",
+		"| gatehouse (pinned) | 18,000 | 0.90 | 700 µs | 1.80 ms | **1.20** | 55.0 µs | 1.10 |",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report lacks %q:\n%s", want, got)
+		}
+	}
+	if got := render(spec, results{}, nil, nil, nil, "host", time.Second); strings.Contains(got, "own core") {
+		t.Errorf("no pinned runs, yet a pinned section:\n%s", got)
 	}
 }

@@ -55,6 +55,7 @@ func run(cfgPath, pprofAddr string) error {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	pln, err := net.Listen("tcp", pprofAddr)
 	if err != nil {
 		return fmt.Errorf("listen pprof: %w", err)
