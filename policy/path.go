@@ -268,6 +268,15 @@ func CanonicalHost(hostport string) string {
 	return trimmed
 }
 
+// HostWithoutPort is hostport's host as the rules see it: the port dropped,
+// an IPv6 literal keeping its brackets, so "[::1]:8443" and "[::1]" are
+// both "[::1]" (net.SplitHostPort would give "::1" for one and fail on the
+// other).
+func HostWithoutPort(hostport string) string {
+	host, _ := splitHostPort(hostport)
+	return host
+}
+
 // ValidMethod reports whether m is an RFC 9110 token with no lower-case
 // letters: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, CONNECT, TRACE and
 // extension methods such as PROPFIND or M-SEARCH. "get" and "GETz" are

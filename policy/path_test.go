@@ -127,6 +127,22 @@ func TestCanonicalHost(t *testing.T) {
 	}
 }
 
+func TestHostWithoutPort(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"app.example.com", "app.example.com"},
+		{"app.example.com:8443", "app.example.com"},
+		{"[::1]:8443", "[::1]"},
+		{"[::1]", "[::1]"},
+		{"[2001:db8::1]:443", "[2001:db8::1]"},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		if got := HostWithoutPort(tc.in); got != tc.want {
+			t.Errorf("HostWithoutPort(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestValidMethod(t *testing.T) {
 	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "PROPFIND", "M-SEARCH"} {
 		if !ValidMethod(m) {

@@ -78,11 +78,21 @@ func TestAssertionReplacesClientCopyAndVerifies(t *testing.T) {
 		t.Fatalf("forward-auth %d", resp.StatusCode)
 	}
 	verifyAssertion(t, e2, resp.Header.Values("X-Gatehouse-Assertion"), "alice@example.com")
+
+	// An IPv6 host is the audience with its brackets, with or without a
+	// port (it was "::1" with one and "[::1]" without).
+	for _, host := range []string{"[::1]:8443", "[::1]"} {
+		resp := e2.get(c2, "/oauth2/auth", "X-Forwarded-Method", "GET", "X-Forwarded-Host", host, "X-Forwarded-Uri", "/x")
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("forward-auth for %s: %d", host, resp.StatusCode)
+		}
+		verifyAssertion(t, e2, resp.Header.Values("X-Gatehouse-Assertion"), "alice@example.com", "[::1]")
+	}
 }
 
 // verifyAssertion checks the header the way an upstream would: against
 // jwks.json fetched over HTTP.
-func verifyAssertion(t *testing.T, e *env, values []string, wantEmail string) {
+func verifyAssertion(t *testing.T, e *env, values []string, wantEmail string, wantAud ...string) {
 	t.Helper()
 	if len(values) != 1 {
 		t.Fatalf("X-Gatehouse-Assertion values: %v", values)
@@ -104,7 +114,11 @@ func verifyAssertion(t *testing.T, e *env, values []string, wantEmail string) {
 	if err := tok.Claims(keys, &std, &extra); err != nil {
 		t.Fatalf("assertion signature: %v", err)
 	}
-	if err := std.Validate(jwt.Expected{Issuer: e.srv.URL, AnyAudience: jwt.Audience{"127.0.0.1"}}); err != nil {
+	aud := jwt.Audience{"127.0.0.1"}
+	if len(wantAud) > 0 {
+		aud = wantAud
+	}
+	if err := std.Validate(jwt.Expected{Issuer: e.srv.URL, AnyAudience: aud}); err != nil {
 		t.Fatalf("assertion claims: %v", err)
 	}
 	if extra.Email != wantEmail {

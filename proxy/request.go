@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"github.com/gatehouse-dev/gatehouse/forwarded"
 	"github.com/gatehouse-dev/gatehouse/headers"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -260,25 +259,13 @@ func (g *Gateway) identifyBearer(r *http.Request, st *state, raw string) (*deriv
 	return derive(st.policy, id), nil, nil
 }
 
-// hostWithoutPort drops the port of a Host value; without one (the usual
-// case) it does not call net.SplitHostPort, whose error allocates.
-func hostWithoutPort(host string) string {
-	if strings.IndexByte(host, ':') < 0 {
-		return host
-	}
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		return h
-	}
-	return host
-}
-
 // assertionFor signs (or reuses) the identity assertion for this request;
 // aud is the host the user asked for, without its port.
 func (g *Gateway) assertionFor(r *http.Request, id *identity.Identity, sess *session.Session, host string) string {
 	if g.opts.Assertion == nil {
 		return ""
 	}
-	aud := hostWithoutPort(host)
+	aud := policy.HostWithoutPort(host)
 	if sess != nil && !id.Expiry.Equal(sess.ExpiresAt) {
 		// Sessions from before the identity took the session's expiry
 		// carried their first access token's: assert for the session.
