@@ -42,6 +42,14 @@ type flight struct {
 // reject as invalid_grant and so end the session.
 const flightMemory = time.Minute
 
+// refreshGrace bounds how long a session outlives its access token while
+// the provider's token endpoint keeps failing (5xx, timeouts, unreachable).
+// Refresh is where a disabled account or a group change reaches the
+// session, so an outage must not keep a session on stale claims for its
+// whole lifetime (oauth2-proxy ends it as soon as the token has expired and
+// a refresh fails); a short outage should not sign everyone out either.
+const refreshGrace = time.Hour
+
 // refreshDue reports whether the session's access token is within
 // refresh_before of expiring and can be refreshed.
 func (g *Gateway) refreshDue(st *state, sess *session.Session) bool {
@@ -53,7 +61,8 @@ func (g *Gateway) refreshDue(st *state, sess *session.Session) bool {
 // exactly once however many requests arrive at the same time, and re-reads
 // the identity so group changes take effect. A fatal refresh error
 // (invalid_grant) ends the session: it returns (nil, nil). A transient error
-// keeps the session as it is; the next request tries again.
+// keeps the session as it is, and the next request tries again, until the
+// access token has been expired for refreshGrace: then it ends the session.
 func (g *Gateway) refresh(w http.ResponseWriter, r *http.Request, st *state, sess *session.Session) (*session.Session, error) {
 	p, ok := g.provByID[sess.Identity.Provider]
 	if !ok {
@@ -151,6 +160,10 @@ func (g *Gateway) doRefresh(r *http.Request, st *state, sess *session.Session, r
 			return nil, nil
 		}
 		g.opts.Metrics.Refresh(sess.Identity.Provider, metrics.OutcomeError)
+		if g.now().After(sess.Tokens.Expiry.Add(refreshGrace)) {
+			g.log.WarnContext(r.Context(), "refresh failing since the access token expired; session ended", "request_id", requestID(r.Context()), "provider", sess.Identity.Provider, "subject", sess.Identity.Subject, "expired", sess.Tokens.Expiry, "error", err)
+			return nil, nil
+		}
 		g.log.WarnContext(r.Context(), "refresh failed; keeping the session", "request_id", requestID(r.Context()), "provider", sess.Identity.Provider, "error", err)
 		return sess, nil
 	}

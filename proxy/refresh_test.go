@@ -139,3 +139,60 @@ func TestFatalRefreshEndsSession(t *testing.T) {
 		t.Fatalf("session cookie not cleared: %v", resp.Header["Set-Cookie"])
 	}
 }
+
+// A token endpoint that keeps failing keeps the session, retrying, until
+// the access token has been expired for an hour; then the session ends. An
+// endpoint that recovers within the hour refreshes it as usual.
+func TestRefreshOutageIsBounded(t *testing.T) {
+	for _, mode := range []string{"cookie", "redis"} {
+		t.Run(mode, func(t *testing.T) {
+			e, clock, c := refreshEnv(t, mode)
+			e.idp.SetFaults(testidp.Faults{TokenDown: true})
+			status := func() int {
+				resp := e.get(c, "/", "Accept", "application/json")
+				return resp.StatusCode
+			}
+			// Due (tokens live 10 minutes), then expired: kept while within
+			// the hour, trying again at most once a minute.
+			clock.Advance(6 * time.Minute)
+			if s := status(); s != http.StatusOK {
+				t.Fatalf("first failed refresh: status %d, want 200 (kept)", s)
+			}
+			before := e.idp.TokenRequests()
+			clock.Advance(63 * time.Minute) // 59 minutes past the token's expiry
+			if s := status(); s != http.StatusOK {
+				t.Fatalf("59 minutes past expiry: status %d, want 200 (kept)", s)
+			}
+			if n := e.idp.TokenRequests(); n != before+1 {
+				t.Fatalf("token requests %d, want %d (one retry)", n, before+1)
+			}
+			clock.Advance(2 * time.Minute)
+			resp := e.get(c, "/", "Accept", "application/json")
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("61 minutes past expiry: status %d, want 401", resp.StatusCode)
+			}
+			if mode == "cookie" && expiredSession(resp) == nil {
+				t.Fatalf("session cookie not cleared: %v", resp.Header["Set-Cookie"])
+			}
+			if s := status(); s != http.StatusUnauthorized {
+				t.Fatalf("after the session ended: status %d, want 401", s)
+			}
+		})
+	}
+	t.Run("recovers within the grace", func(t *testing.T) {
+		e, clock, c := refreshEnv(t, "cookie")
+		e.idp.SetFaults(testidp.Faults{TokenDown: true})
+		clock.Advance(30 * time.Minute)
+		if g := groupsSeen(t, e, c); g != "dev" {
+			t.Fatalf("groups during the outage %q", g)
+		}
+		e.idp.SetFaults(testidp.Faults{})
+		u := e.idp.User()
+		u.Groups = []string{"dev", "ops"}
+		e.idp.SetUser(u)
+		clock.Advance(2 * time.Minute)
+		if g := groupsSeen(t, e, c); g != "dev,ops" {
+			t.Fatalf("groups after the endpoint recovered %q, want dev,ops (refreshed)", g)
+		}
+	})
+}

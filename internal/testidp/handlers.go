@@ -105,7 +105,12 @@ func (i *IDP) authorize(w http.ResponseWriter, r *http.Request) {
 func (i *IDP) token(w http.ResponseWriter, r *http.Request) {
 	i.mu.Lock()
 	i.tokenRequests++
+	down := i.faults.TokenDown
 	i.mu.Unlock()
+	if down {
+		http.Error(w, "token endpoint unavailable", http.StatusServiceUnavailable)
+		return
+	}
 	if err := r.ParseForm(); err != nil {
 		oauthError(w, http.StatusBadRequest, "invalid_request")
 		return

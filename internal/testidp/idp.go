@@ -55,6 +55,7 @@ type Faults struct {
 	RefreshNewSubject   bool   // refreshed ID tokens carry a different sub
 	DiscoveryDown       bool   // discovery answers 500
 	JWKSDown            bool   // the JWKS endpoint answers 503
+	TokenDown           bool   // the token endpoint answers 503 (counted as a token request)
 	DiscoveryIssuer     string // discovery document advertises this issuer instead
 }
 
