@@ -31,7 +31,9 @@ func ambiguousPath(why string) error {
 //   - An encoded '#' (%23) ends the path: what follows is dropped from both
 //     the judged and the forwarded path, so "/public/secret%23/endpoint"
 //     becomes "/public/secret" (SECURITY.md A073: a fragment-like suffix
-//     must not make a regex rule match).
+//     must not make a regex rule match). What follows must still pass the
+//     rules below, and a dot segment there is ambiguous
+//     ("/public%23/../admin" is /admin to nginx, which decodes first).
 //   - Escapes of unreserved characters (ALPHA DIGIT - . _ ~) are decoded; the
 //     hex of every other escape is upper-cased; %25 stays %25 (one decoding
 //     only, so "%252e" is never a dot). Raw bytes outside RFC 3986's pchar
@@ -109,6 +111,11 @@ func normalizePath(escaped string) (string, error) {
 			i += 2
 		}
 	}
+	if end < len(escaped) {
+		if err := checkAfterHash(escaped[end:]); err != nil {
+			return "", err
+		}
+	}
 	segs := strings.Split(escaped[1:end], "/")
 	out := make([]string, 0, len(segs))
 	trailing := false
@@ -145,6 +152,26 @@ func normalizePath(escaped string) (string, error) {
 		b.WriteByte('/')
 	}
 	return b.String(), nil
+}
+
+// checkAfterHash checks what follows an encoded '#' (tail starts at the
+// %23) before NormalizePath drops it. Gatehouse cuts the path there, but in
+// forward-auth mode the upstream gets the original path, and nginx (and any
+// server that decodes before resolving dot segments) reads
+// "/public%23/../admin" as "/admin": a dot segment after the cut, or any
+// segment the full rules find ambiguous, would let the judged path and the
+// served one part ways, so the path is ambiguous.
+func checkAfterHash(tail string) error {
+	for i, s := range strings.Split(tail, "/") {
+		seg, err := canonicalSegment(s)
+		if err != nil {
+			return err
+		}
+		if i > 0 && (seg == "." || seg == "..") {
+			return ambiguousPath("dot segment after an encoded '#'")
+		}
+	}
+	return nil
 }
 
 // canonicalSegment decodes unreserved escapes, upper-cases the others,

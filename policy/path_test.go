@@ -91,6 +91,13 @@ func TestNormalizePathErrors(t *testing.T) {
 		{"path parameter hiding an extension", "/files/secret.txt;.pdf", true},
 		{"encoded semicolon", "/admin%3bx/secret", true},
 		{"encoded semicolon upper-case", "/admin%3B/secret", true},
+		{"dotdot after encoded hash", "/public%23/../admin/x", true},
+		{"dotdot two levels after encoded hash", "/public/x%23/../../admin", true},
+		{"encoded dotdot after encoded hash", "/public%23/%2e%2E/admin", true},
+		{"dot after encoded hash", "/a%23/./b", true},
+		{"encoded slash dotdot after encoded hash", "/public%23%2F..%2Fadmin", true},
+		{"path parameter after encoded hash", "/public%23/..;/admin", true},
+		{"encoded NUL after encoded hash", "/public%23/%00", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -64,17 +64,21 @@ func TestForwardAuthMalformedMetadataIsNever2xx(t *testing.T) {
 	e := newEnv(t, envOptions{trusted: "[127.0.0.1/32]", rules: "  - {name: public, prefix: /, allow: public}\n"})
 	c := e.client()
 	for name, hdr := range map[string][]string{
-		"missing host":         {"X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/x"},
-		"missing uri":          {"X-Forwarded-Method", "GET", "X-Forwarded-Host", "app.test"},
-		"missing method":       {"X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/x"},
-		"relative uri":         {"X-Forwarded-Method", "GET", "X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "x"},
-		"host with slash":      {"X-Forwarded-Method", "GET", "X-Forwarded-Host", "app.test/evil", "X-Forwarded-Uri", "/x"},
-		"host with userinfo":   {"X-Forwarded-Method", "GET", "X-Forwarded-Host", "a@app.test", "X-Forwarded-Uri", "/x"},
-		"lower-case method":    {"X-Forwarded-Method", "get", "X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/x"},
-		"method with junk":     {"X-Forwarded-Method", "GETz", "X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/x"},
-		"ambiguous path":       {"X-Forwarded-Method", "GET", "X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/a/..%2fadmin"},
-		"bad original url":     {"X-Original-URL", "ftp://app.test/x"},
-		"original url no host": {"X-Original-URL", "/x"},
+		"missing host":       {"X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/x"},
+		"missing uri":        {"X-Forwarded-Method", "GET", "X-Forwarded-Host", "app.test"},
+		"missing method":     {"X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/x"},
+		"relative uri":       {"X-Forwarded-Method", "GET", "X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "x"},
+		"host with slash":    {"X-Forwarded-Method", "GET", "X-Forwarded-Host", "app.test/evil", "X-Forwarded-Uri", "/x"},
+		"host with userinfo": {"X-Forwarded-Method", "GET", "X-Forwarded-Host", "a@app.test", "X-Forwarded-Uri", "/x"},
+		"lower-case method":  {"X-Forwarded-Method", "get", "X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/x"},
+		"method with junk":   {"X-Forwarded-Method", "GETz", "X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/x"},
+		"ambiguous path":     {"X-Forwarded-Method", "GET", "X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/a/..%2fadmin"},
+		// nginx decodes %23 before it resolves dot segments: it serves
+		// /admin/x for these, which must not be judged as /public.
+		"dot segments after encoded hash":                 {"X-Forwarded-Method", "GET", "X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/public%23/../admin/x"},
+		"dot segments after encoded hash, X-Original-URL": {"X-Original-URL", "https://app.test/public/x%23/../../admin/x"},
+		"bad original url":                                {"X-Original-URL", "ftp://app.test/x"},
+		"original url no host":                            {"X-Original-URL", "/x"},
 		// Traefik and Caddy pass a client's own headers on beside theirs:
 		// a second dialect or a repeated header is the client's claim.
 		"client X-Original-URL beside Traefik's": {"X-Forwarded-Method", "GET", "X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/admin/x",
