@@ -241,8 +241,8 @@ type Log struct {
 
 // Login limits password guessing on the local login form.
 type Login struct {
-	// MaxFailures is how many failed passwords (and, counted apart, failed
-	// one-time codes) a username may have within Window before it is locked
+	// MaxFailures is how many failed logins (a wrong password or a wrong
+	// one-time code) a username may have within Window before it is locked
 	// out, default 5. A client IP (IPv6: its /64) is locked after 4× as many
 	// failures, so that one address trying many usernames is caught too.
 	MaxFailures   int           `yaml:"max_failures"`

@@ -20,9 +20,8 @@ func Canonical(user string) string {
 
 // Key namespaces.
 const (
-	nsUser         = 'u'
-	nsSecondFactor = 't'
-	nsIP           = 'i'
+	nsUser = 'u'
+	nsIP   = 'i'
 )
 
 // key is a hashed identity in one namespace.

@@ -13,14 +13,16 @@
 // while a key is locked neither count nor extend the lock. Failures spread
 // over more than Window never lock.
 //
-// There are three key namespaces, each keyed on a canonical identity:
-//   - user: failed passwords for a username (threshold MaxFailures);
-//   - second factor: failed one-time codes for a username (threshold
-//     MaxFailures), reset only by SucceedSecondFactor;
+// There are two key namespaces, each keyed on a canonical identity:
+//   - user: failed logins for a username (threshold MaxFailures);
 //   - IP: every failure from one client address (threshold
 //     Options.IPMaxFailures, default 4×MaxFailures), which catches password
 //     spraying (one address, many usernames). IPv6 clients are grouped by
 //     their /64, which one host usually controls whole.
+//
+// A login is one attempt whatever it carries: a wrong password and, in the
+// one-form login, a wrong or replayed one-time code are both a failure of
+// the attempt, counted for the user and the ip.
 //
 // Key names are hashes (SHA-256, or HMAC-SHA-256 with Options.HashKey) of the
 // namespace and identity: neither backend holds usernames or addresses in
@@ -36,10 +38,9 @@
 // them has failed. Settle it exactly once: Attempt.Fail after a wrong
 // password (the reservation becomes a failure), Attempt.Succeed after a
 // right one, Attempt.Cancel when no password was checked after all (the
-// hashing gate refused, the client went away). Around a one-time code call
-// FailSecondFactor or SucceedSecondFactor. The client IP must come from the
-// socket peer or the trusted-proxy chain only, never from a header an
-// untrusted client sets.
+// hashing gate refused, the client went away). The client IP must come
+// from the socket peer or the trusted-proxy chain only, never from a header
+// an untrusted client sets.
 //
 // A key admits an attempt only while its failures and unsettled
 // reservations inside the window are fewer than its threshold, so however
@@ -51,10 +52,6 @@
 // that includes the right password behaves as the same attempts made one
 // after another would. A reservation whose process dies unsettled keeps its
 // place until it leaves the window, which errs toward refusing.
-//
-// Check, Fail and Succeed are the older, unreserved form: Check only reads
-// locks, so attempts that pass Check together all get their guess. They
-// remain for callers that serialise attempts themselves.
 package lockout
 
 import (
@@ -62,7 +59,7 @@ import (
 	"time"
 )
 
-// ErrUnavailable wraps every error from the shared store (Redis). A Check
+// ErrUnavailable wraps every error from the shared store (Redis). A Begin
 // that returns it has not established that the attempt may proceed: the
 // caller must refuse the login (503), never let it through, so an outage
 // cannot open the door to unlimited guessing.
@@ -71,21 +68,21 @@ var ErrUnavailable = errors.New("lockout: store unavailable")
 // Reasons a Verdict denies an attempt. They are for logs only; the client
 // must never see them.
 const (
-	ReasonUser         = "user locked"
-	ReasonSecondFactor = "second factor locked"
-	ReasonIP           = "ip locked"
+	ReasonUser = "user locked"
+	ReasonIP   = "ip locked"
 )
 
 // DefaultMaxEntries bounds the memory backend when Options.MaxEntries is 0.
 const DefaultMaxEntries = 100_000
 
-// Verdict is the answer of Check (and the state after Fail).
+// Verdict is the answer of Begin (and, from Attempt.Fail, the state for the
+// next attempt).
 type Verdict struct {
 	// Allowed reports whether the attempt may proceed.
 	Allowed bool
-	// Reason says which lock denied it (ReasonUser, ReasonSecondFactor or
-	// ReasonIP; the first that applies, in that order). For logs only: a
-	// locked account must look like a wrong password to the client.
+	// Reason says which key denied it (ReasonUser or ReasonIP; the first
+	// that applies, in that order). For logs only: a locked account must
+	// look like a wrong password to the client.
 	Reason string
 	// Until is when every lock that denied the attempt has lifted; zero
 	// when Allowed. For logs only, like Reason.

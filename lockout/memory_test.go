@@ -49,7 +49,7 @@ func TestMemoryIsBounded(t *testing.T) {
 	h := &harness{t: t, clk: clk, l: l}
 
 	h.failN(5, "victim", netip.Addr{})
-	h.wantLocked("victim", netip.Addr{}, ReasonUser)
+	h.wantRefused("victim", netip.Addr{}, ReasonUser)
 	for i := range 5000 { // random usernames from random addresses
 		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 		h.fail(fmt.Sprintf("spray%d", i), a)
@@ -58,7 +58,7 @@ func TestMemoryIsBounded(t *testing.T) {
 		}
 	}
 	// Counters went first: the lock survived the spray.
-	h.wantLocked("victim", netip.Addr{}, ReasonUser)
+	h.wantRefused("victim", netip.Addr{}, ReasonUser)
 	if n := strings.Count(logs.String(), "table full"); n != 1 {
 		t.Errorf("%d table-full warnings within a minute, want 1:\n%s", n, logs.String())
 	}
@@ -71,7 +71,7 @@ func TestMemoryIsBounded(t *testing.T) {
 		t.Fatalf("table holds %d entries, want 50", n)
 	}
 	h.wantAllowed("victim", netip.Addr{})
-	h.wantLocked("locked59", netip.Addr{}, ReasonUser)
+	h.wantRefused("locked59", netip.Addr{}, ReasonUser)
 }
 
 func TestMemoryForgetsExpiredEntries(t *testing.T) {
@@ -92,9 +92,7 @@ func TestMemoryForgetsExpiredEntries(t *testing.T) {
 	if n := mem.len(); n != 1 {
 		t.Fatalf("table holds %d entries, want 1", n)
 	}
-	if err := h.l.Succeed(context.Background(), "newer"); err != nil {
-		t.Fatal(err)
-	}
+	h.succeed("newer", netip.Addr{})
 	if n := mem.len(); n != 0 {
 		t.Fatalf("table holds %d entries after success, want 0", n)
 	}
@@ -112,19 +110,23 @@ func TestMemoryConcurrentUse(t *testing.T) {
 			for i := range 200 {
 				user := fmt.Sprintf("u%d", (g*7+i)%40)
 				ip := netip.AddrFrom4([4]byte{192, 0, 2, byte(i % 16)})
-				if _, err := l.Check(ctx, user, ip); err != nil {
+				a, v, err := l.Begin(ctx, user, ip)
+				if err != nil {
 					t.Error(err)
 				}
-				if _, err := l.Fail(ctx, user, ip); err != nil {
-					t.Error(err)
+				if !v.Allowed {
+					continue
 				}
-				if _, err := l.FailSecondFactor(ctx, user, ip); err != nil {
-					t.Error(err)
+				switch i % 5 {
+				case 0:
+					err = a.Succeed(ctx)
+				case 1:
+					err = a.Cancel(ctx)
+				default:
+					_, err = a.Fail(ctx)
 				}
-				if i%5 == 0 {
-					if err := l.Succeed(ctx, user); err != nil {
-						t.Error(err)
-					}
+				if err != nil {
+					t.Error(err)
 				}
 			}
 		})

@@ -3,6 +3,7 @@ package lockout
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -69,29 +70,33 @@ func TestRedisInstancesShareCounts(t *testing.T) {
 
 	a.failN(3, "alice", ip1)
 	b.failN(1, "alice", ip2)
-	if err := b.l.Succeed(context.Background(), "alice"); err != nil {
-		t.Fatal(err)
-	}
+	b.succeed("alice", ip2)
 	a.failN(2, "alice", ip1)
 	b.failN(2, "alice", ip2)
 	a.wantAllowed("alice", ip1) // four since b's success
-	b.fail("ALICE", ip2)
-	a.wantLocked("alice", ip1, ReasonUser)
-	b.wantLocked("alice", ip1, ReasonUser)
+	v := b.fail("ALICE", ip2)
+	if v.Allowed || v.Reason != ReasonUser {
+		t.Fatalf("fifth failure since the success: %+v, want locked by user", v)
+	}
+	a.wantLocked("alice", ip1, ReasonUser, v.Until)
+	b.wantLocked("alice", ip1, ReasonUser, v.Until)
 
-	for i := range 20 {
+	// An address no attempt above came from: its 20 failures, made
+	// through both replicas, lock it for both.
+	ip3 := netip.MustParseAddr("192.0.2.33")
+	for i := range 4 * testCfg.MaxFailures {
 		if i%2 == 0 {
-			a.fail(string(rune('a'+i)), ip2)
+			a.fail(string(rune('a'+i)), ip3)
 		} else {
-			b.fail(string(rune('a'+i)), ip2)
+			b.fail(string(rune('a'+i)), ip3)
 		}
 	}
-	a.wantLocked("zed", ip2, ReasonIP)
-	b.wantLocked("zed", ip2, ReasonIP)
+	a.wantRefused("zed", ip3, ReasonIP)
+	b.wantRefused("zed", ip3, ReasonIP)
 
 	a.clk.Advance(testCfg.Lockout) // the replicas share one clock
 	a.wantAllowed("alice", ip1)
-	b.wantAllowed("zed", ip2)
+	b.wantAllowed("zed", ip3)
 }
 
 func TestRedisKeysHideIdentities(t *testing.T) {
@@ -101,17 +106,15 @@ func TestRedisKeysHideIdentities(t *testing.T) {
 	h := &harness{t: t, clk: clk, l: newRedisLimiter(t, c, testCfg, Options{Now: clk.Now})}
 	h.failN(4, "alice@example.com", ip1)
 	h.failN(5, "bob", ip1)
-	if _, err := h.l.FailSecondFactor(ctx, "carol", ip1); err != nil {
-		t.Fatal(err)
-	}
+	h.mustBegin("carol", ip1) // in flight
 
 	keys, err := c.Keys(ctx, "*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Counting: alice, ip1, carol's second factor; locked: bob.
-	if len(keys) != 4 {
-		t.Errorf("keys = %q, want 4", keys)
+	// Failures: alice, ip1; locked: bob; reservations: carol, ip1.
+	if len(keys) != 5 {
+		t.Errorf("keys = %q, want 5", keys)
 	}
 	for _, k := range keys {
 		for _, secret := range []string{"alice", "example", "bob", "carol", "203.0.113", "cb007107"} {
@@ -132,39 +135,40 @@ func TestRedisKeysHideIdentities(t *testing.T) {
 	}
 
 	// With a HashKey the same identities get other names.
-	keyed := newRedisLimiter(t, c, testCfg, Options{Now: clk.Now, HashKey: []byte("k")})
-	if v, err := keyed.Check(ctx, "bob", ip1); err != nil || !v.Allowed {
-		t.Errorf("Check(bob) under another HashKey = %+v, %v; want allowed", v, err)
-	}
+	keyed := &harness{t: t, clk: clk, l: newRedisLimiter(t, c, testCfg, Options{Now: clk.Now, HashKey: []byte("k")})}
+	keyed.wantAllowed("bob", ip1)
 }
 
+// TestRedisDownFailsClosed: with Redis down, Begin refuses (never an
+// allowing Verdict with its error) and settling an attempt reports
+// ErrUnavailable; when Redis is back, counting works again.
 func TestRedisDownFailsClosed(t *testing.T) {
 	srv := testpeers.StartRedis(t)
 	c := redisClient(t, srv.Addr)
 	clk := newClock()
 	l := newRedisLimiter(t, c, testCfg, Options{Now: clk.Now})
+	h := &harness{t: t, clk: clk, l: l}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if v, err := l.Check(ctx, "alice", ip1); err != nil || !v.Allowed {
-		t.Fatalf("Check with Redis up = %+v, %v", v, err)
-	}
+	// Attempts admitted while Redis was up, settled after it went down.
+	failing, succeeding, cancelling := h.mustBegin("alice", ip1), h.mustBegin("bob", ip1), h.mustBegin("carol", ip1)
 
 	srv.Stop()
 	calls := []struct {
 		name string
 		call func() error
 	}{
-		{"Check", func() error {
-			v, err := l.Check(ctx, "alice", ip1)
-			if err != nil && v.Allowed {
-				t.Error("Check returned an error with an allowing verdict")
+		{"Begin", func() error {
+			a, v, err := l.Begin(ctx, "alice", ip1)
+			if err != nil && (v.Allowed || a != nil) {
+				t.Errorf("Begin returned an error with %v, %+v", a, v)
 			}
 			return err
 		}},
-		{"Fail", func() error { _, err := l.Fail(ctx, "alice", ip1); return err }},
-		{"FailSecondFactor", func() error { _, err := l.FailSecondFactor(ctx, "alice", ip1); return err }},
-		{"Succeed", func() error { return l.Succeed(ctx, "alice") }},
-		{"SucceedSecondFactor", func() error { return l.SucceedSecondFactor(ctx, "alice") }},
+		{"Begin without an address", func() error { _, _, err := l.Begin(ctx, "alice", netip.Addr{}); return err }},
+		{"Attempt.Fail", func() error { _, err := failing.Fail(ctx); return err }},
+		{"Attempt.Succeed", func() error { return succeeding.Succeed(ctx) }},
+		{"Attempt.Cancel", func() error { return cancelling.Cancel(ctx) }},
 	}
 	for _, tt := range calls {
 		if err := tt.call(); !errors.Is(err, ErrUnavailable) {
@@ -173,7 +177,6 @@ func TestRedisDownFailsClosed(t *testing.T) {
 	}
 
 	srv.Start() // empty again: no persistence
-	h := &harness{t: t, clk: clk, l: l}
 	h.failN(5, "alice", ip1)
-	h.wantLocked("alice", ip1, ReasonUser)
+	h.wantRefused("alice", ip1, ReasonUser)
 }
