@@ -121,15 +121,6 @@ func (b *nameBuf) normalise(k string) ([]byte, bool) {
 	return b[:len(k)], true
 }
 
-// normalisedIn reports whether k, normalised, is in set.
-func normalisedIn(set map[string]bool, k string) bool {
-	var buf nameBuf
-	if n, ok := buf.normalise(k); ok {
-		return set[string(n)]
-	}
-	return set[normaliseHeaderName(k)]
-}
-
 // Strip deletes every client-sent identity header (any spelling) from h.
 func Strip(h http.Header) {
 	for k := range h {
@@ -225,12 +216,36 @@ func headerValue(v string) string {
 // Only a trusted proxy may set them; from anyone else (and in any
 // non-canonical spelling, even from a trusted proxy) they never reach the
 // upstream, so it cannot be misled about the client, the scheme or the path.
+//
+// Every X-Forwarded-* name counts, not only the ones listed: frameworks read
+// more of them than gatehouse sets (Rack believes X-Forwarded-Scheme), and
+// so do the client-address headers IP libraries try before X-Forwarded-For
+// (X-Client-IP, CF-Connecting-IP, ...), which an upstream may rate-limit or
+// allowlist on.
 var forwardingHeaders = map[string]bool{
 	"x-forwarded-for": true, "x-forwarded-host": true, "x-forwarded-proto": true,
 	"x-forwarded-port": true, "x-forwarded-prefix": true, "x-forwarded-uri": true,
 	"x-forwarded-method": true, "x-forwarded-server": true, "x-forwarded-ssl": true,
 	"x-real-ip": true, "true-client-ip": true, "forwarded": true,
 	"x-original-url": true, "x-original-uri": true, "x-original-method": true,
+	"x-forwarded": true, "forwarded-for": true, "x-client-ip": true, "client-ip": true,
+	"x-cluster-client-ip": true, "cf-connecting-ip": true, "fastly-client-ip": true,
+	"x-originating-ip": true, "x-remote-ip": true, "x-remote-addr": true,
+	"x-host": true, "x-original-host": true, "x-url-scheme": true, "x-scheme": true,
+	"front-end-https": true,
+}
+
+// forwardingPrefix: any name under it is a forwarding header (see above).
+const forwardingPrefix = "x-forwarded-"
+
+// isForwarding reports whether k, normalised, is a forwarding header.
+func isForwarding(k string) bool {
+	var buf nameBuf
+	if n, ok := buf.normalise(k); ok {
+		return forwardingHeaders[string(n)] || bytes.HasPrefix(n, []byte(forwardingPrefix))
+	}
+	n := normaliseHeaderName(k)
+	return forwardingHeaders[n] || strings.HasPrefix(n, forwardingPrefix)
 }
 
 // requestOverrides describe another request than the one on the wire. They
@@ -262,7 +277,7 @@ func StripForwarding(h http.Header, trusted bool) {
 			}
 			continue
 		}
-		if normalisedIn(forwardingHeaders, k) {
+		if isForwarding(k) {
 			delete(h, k)
 		}
 	}

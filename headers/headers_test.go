@@ -42,6 +42,9 @@ func TestCleanUpstream(t *testing.T) {
 	h := http.Header{
 		"X-Forwarded-User": {"evil"}, "X_forwarded_for": {"1.2.3.4"}, "X-Real-Ip": {"1.2.3.4"},
 		"X-Forwarded-Port": {"443"}, "Accept": {"*/*"},
+		// Read by frameworks and IP libraries though gatehouse never sets them.
+		"X-Forwarded-Scheme": {"https"}, "X_Forwarded_Path": {"/admin"}, "X-Client-Ip": {"10.0.0.1"},
+		"Cf-Connecting-Ip": {"10.0.0.1"}, "X-Url-Scheme": {"https"}, "X-Host": {"admin.test"},
 	}
 	trusted := h.Clone()
 	Strip(h)

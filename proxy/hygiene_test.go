@@ -38,6 +38,9 @@ var forwardingHeaders = []string{
 	"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port", "X-Forwarded-Prefix",
 	"X-Forwarded-Uri", "X-Forwarded-Method", "X-Forwarded-Server", "X-Forwarded-Ssl", "X-Real-IP", "True-Client-IP",
 	"Forwarded", "X-Original-URL", "X-Original-URI", "X-Original-Method",
+	// Never set by gatehouse, but believed by frameworks (Rack reads
+	// X-Forwarded-Scheme) and by IP libraries before X-Forwarded-For.
+	"X-Forwarded-Scheme", "X-Forwarded-Path", "X-Client-IP", "CF-Connecting-IP", "X-Cluster-Client-IP", "X-Host",
 }
 
 func inList(list []string, k string) bool {
