@@ -1,7 +1,7 @@
 package session
 
-// Hooks into the Redis store's local cache for the tests in session_test,
-// and tests that drive localCache from inside.
+// Hooks into the Redis store (its local cache, its index update) for the
+// tests in session_test, and tests that drive localCache from inside.
 
 import (
 	"testing"
@@ -34,6 +34,12 @@ func SetLocalCachePutHooks(s *RedisStore, beforeInsert, afterInsert func()) {
 	s.local.beforeInsert = beforeInsert
 	s.local.afterInsert = afterInsert
 }
+
+// AtomicIndex reports whether Save updates the session's indexes in one
+// MULTI/EXEC; SetAtomicIndex sets it, so that the plain pipeline a Cluster
+// gets is tested on a single server too.
+func AtomicIndex(s *RedisStore) bool        { return s.atomicIndex }
+func SetAtomicIndex(s *RedisStore, on bool) { s.atomicIndex = on }
 
 // LocalCacheDone is closed when the store's watcher has returned; nil
 // before the first Load or without a local cache.

@@ -24,7 +24,7 @@ import (
 // a token or the ticket itself.
 const (
 	keySession = "gatehouse:s:" // + hex(sha256(id)) → nonce‖AES-256-GCM(session JSON)
-	keyMeta    = "gatehouse:m:" // + hex(sha256(id)) → hash {c: created, x: expires (unix), u: user index key}
+	keyMeta    = "gatehouse:m:" // + hex(sha256(id)) → hash {c: created, x: expires (unix), u: user index key, e: email index key or ""}
 	keyUser    = "gatehouse:u:" // + hex(sha256(provider "\x00" subject)) → set of session key names
 )
 
@@ -49,6 +49,11 @@ const (
 type RedisStore struct {
 	cookieBase
 	client redis.UniversalClient
+	// atomicIndex: client is one server (or Sentinel's master), so the
+	// index update of a Save can be one MULTI/EXEC; a Cluster refuses one
+	// across slots, and the keys of a session and its indexes lie in
+	// different slots.
+	atomicIndex bool
 
 	// Decoded tickets (by cookie value) and session values (by key name and
 	// exact stored bytes), so a GET does not pay for opening the same bytes
@@ -76,9 +81,11 @@ func NewRedisStore(client redis.UniversalClient, cfg config.Session, opts Option
 	if err != nil {
 		return nil, err
 	}
+	_, single := client.(*redis.Client)
 	return &RedisStore{
-		cookieBase: base,
-		client:     client,
+		cookieBase:  base,
+		client:      client,
+		atomicIndex: single,
 
 		tickets: newDecodeCache(defaultCacheEntries),
 		values: boundedcache.New[[32]byte, *Session](defaultCacheEntries, func(k [32]byte) uint64 {
@@ -317,22 +324,31 @@ func (s *RedisStore) Save(w http.ResponseWriter, r *http.Request, sess *Session)
 	return nil
 }
 
-// store writes the session, its metadata and its user-index entry, and
-// deletes the keys in replaced (the session this browser held before a new
-// login, so a copy of its old cookie dies with it; its index entry is pruned
-// lazily). A rewrite in place uses SET XX: a session revoked or expired since
-// it was loaded is not resurrected (ErrNoSession). It also looks up the user
-// index the session was filed under, in case the identity changed user.
+// store writes the session, its metadata and its index entries (by user
+// and by email), and deletes the keys in replaced (the session this browser
+// held before a new login, so a copy of its old cookie dies with it; its
+// index entry is pruned lazily). A rewrite in place uses SET XX: a session
+// revoked or expired since it was loaded is not resurrected (ErrNoSession).
+// It also reads the indexes the session was filed under, and moves the
+// session out of those it no longer belongs to: the identity may have
+// changed user, or email (a local user's email changed in the users file),
+// and revoking by the old email must not end it, nor by the new one miss it.
+//
+// The index update is one MULTI/EXEC on a single server (see atomicIndex),
+// so no reader sees the session filed under neither email, or under both.
+// On a Cluster the keys lie in different slots and it is a plain pipeline:
+// the new entries are queued before the old ones are removed, but that
+// orders them only where both keys are on one node.
 func (s *RedisStore) store(ctx context.Context, t ticket, uk string, blob []byte, st Session, ttl time.Duration, rewrite bool, replaced []string) error {
 	sk, mk := t.sessionKey(), t.metaKey()
-	var old string
+	var oldUser, oldEmail string
 	if rewrite {
 		p := s.client.Pipeline()
-		oldCmd := p.HGet(ctx, mk, "u")
+		oldCmd := p.HMGet(ctx, mk, "u", "e")
 		setCmd := p.SetXX(ctx, sk, blob, ttl)
 		_, err := p.Exec(ctx)
 		if errors.Is(err, redis.Nil) {
-			err = nil // no metadata (expired apart): the SET XX decides
+			err = nil // the SET XX decides
 		}
 		if err != nil || setCmd.Val() {
 			s.announce(ctx, err, sk)
@@ -343,11 +359,17 @@ func (s *RedisStore) store(ctx context.Context, t ticket, uk string, blob []byte
 		if !setCmd.Val() {
 			return fmt.Errorf("session: save: %w: revoked or expired since loaded", ErrNoSession)
 		}
-		old = oldCmd.Val()
+		// No metadata (expired apart): nil fields, nothing to move.
+		if old := oldCmd.Val(); len(old) == 2 {
+			oldUser, _ = old[0].(string)
+			oldEmail, _ = old[1].(string)
+		}
 	}
-	p := s.client.Pipeline()
-	if old != "" && old != uk {
-		p.SRem(ctx, old, sk)
+	var p redis.Pipeliner
+	if s.atomicIndex {
+		p = s.client.TxPipeline()
+	} else {
+		p = s.client.Pipeline()
 	}
 	ek := ""
 	if st.Identity != nil && st.Identity.Email != "" {
@@ -376,6 +398,12 @@ func (s *RedisStore) store(ctx context.Context, t ticket, uk string, blob []byte
 		// alice@example.com" whatever provider she signed in with.
 		p.SAdd(ctx, ek, sk)
 		extendTTL.Eval(ctx, p, []string{ek}, ttl.Milliseconds())
+	}
+	if oldUser != "" && oldUser != uk {
+		p.SRem(ctx, oldUser, sk)
+	}
+	if oldEmail != "" && oldEmail != ek {
+		p.SRem(ctx, oldEmail, sk)
 	}
 	_, err := p.Exec(ctx)
 	s.announce(ctx, err, sessionKeys(replaced)...)
