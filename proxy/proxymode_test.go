@@ -113,6 +113,12 @@ func TestUpstreamCannotSetGatewayCookieOrIdentityHeaders(t *testing.T) {
 	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Set-Cookie", "_gatehouse=forged; Path=/")
 		w.Header().Add("Set-Cookie", "_gatehouse_0=forged; Path=/")
+		// Nameless cookies: a browser sends each back as its bare value,
+		// "_gatehouse=forged", which reads as gatehouse's session cookie.
+		w.Header().Add("Set-Cookie", "=_gatehouse=forged; Path=/")
+		w.Header().Add("Set-Cookie", " = _gatehouse_csrf=forged; Path=/")
+		w.Header().Add("Set-Cookie", "=__Host-_gatehouse=forged; Path=/")
+		w.Header().Add("Set-Cookie", "_gatehouse_1; Path=/")
 		w.Header().Add("Set-Cookie", "app=kept; Path=/")
 		w.Header().Set("X-Auth-Request-User", "admin")
 		_, _ = io.WriteString(w, "ok")

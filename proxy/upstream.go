@@ -307,8 +307,7 @@ func filterUpstreamResponse(cookiePrefix string) func(*http.Response) error {
 		if sc := h.Values("Set-Cookie"); len(sc) > 0 {
 			kept := sc[:0:0]
 			for _, line := range sc {
-				name, _, _ := strings.Cut(line, "=")
-				if isGatewayCookie(strings.TrimSpace(name), cookiePrefix) {
+				if isGatewayCookie(setCookieName(line), cookiePrefix) {
 					continue
 				}
 				kept = append(kept, line)
@@ -325,6 +324,24 @@ func filterUpstreamResponse(cookiePrefix string) func(*http.Response) error {
 		}
 		return nil
 	}
+}
+
+// setCookieName is the name under which a browser sends back the cookie a
+// Set-Cookie line sets. A nameless cookie ("=_gatehouse=x", or a pair
+// without '=') is stored with an empty name and sent back as its bare value
+// (RFC 6265bis §5.6, §5.7.4), so "_gatehouse=x" reaches the server as if it
+// were a cookie named _gatehouse: its name is the value's up to its '='.
+func setCookieName(line string) string {
+	pair, _, _ := strings.Cut(line, ";")
+	name, value, hasEq := strings.Cut(pair, "=")
+	if !hasEq {
+		name, value = "", name
+	}
+	if name = strings.TrimSpace(name); name == "" {
+		name, _, _ = strings.Cut(value, "=")
+		name = strings.TrimSpace(name)
+	}
+	return name
 }
 
 // upstreamError answers a failed upstream with a generic 502 (504 on a
