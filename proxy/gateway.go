@@ -52,6 +52,10 @@ type Options struct {
 	// Hashing bounds concurrent password hashing so a burst of logins
 	// cannot starve proxied traffic; nil means unbounded.
 	Hashing *lockout.Hashing
+	// TunnelChecks, when set, replaces the ticker (every
+	// tunnelCheckInterval) on which each open WebSocket tunnel checks that
+	// its session still exists and is still allowed (tests).
+	TunnelChecks <-chan time.Time
 	// Upstream, when set, replaces the configured upstreams with one handler
 	// (the demo's built-in echo app). Identity headers are set on the request
 	// before it is called, exactly as for a proxied request.

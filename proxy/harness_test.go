@@ -104,6 +104,8 @@ type envOptions struct {
 	idpOpts   []testidp.Option
 	redis     string // address of a redis-server: use the Redis store
 	bearer    bool   // accept bearer JWTs from the test IdP
+	// tunnelChecks, when set, drives open WebSocket tunnels' session checks.
+	tunnelChecks chan time.Time
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -240,7 +242,8 @@ func (e *env) build(cfg *config.Config) *proxy.Gateway {
 		t.Fatal(err)
 	}
 	gw, err := proxy.New(proxy.Options{Config: cfg, Sessions: store, LoginStates: states, Providers: redirectProviders, Local: localAuth, Logger: log, Now: e.opts.now, ReadyChecks: ready,
-		Limiter: limiter, Hashing: lockout.NewHashing(cfg.Login.MaxConcurrent), Assertion: signer, Bearer: verifier, Metrics: metrics.New()})
+		Limiter: limiter, Hashing: lockout.NewHashing(cfg.Login.MaxConcurrent), Assertion: signer, Bearer: verifier, Metrics: metrics.New(),
+		TunnelChecks: e.opts.tunnelChecks})
 	if err != nil {
 		t.Fatal(err)
 	}

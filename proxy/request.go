@@ -146,18 +146,25 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) error {
 			return newHTTPError(http.StatusForbidden, "Cross-origin WebSocket connections are not allowed.", fmt.Errorf("websocket: origin %q", r.Header.Get("Origin")))
 		}
 		// An upgraded connection outlives the request: end it when the
-		// session ends (ReverseProxy closes the tunnel when ctx is done).
+		// session ends (ReverseProxy closes the tunnel when ctx is done):
+		// at its expiry, and when it is signed out, revoked or no longer
+		// allowed (watchTunnel).
 		end := time.Time{}
 		if sess != nil {
 			end = sess.ExpiresAt
 		} else if id != nil {
 			end = id.Expiry // a bearer token's exp
 		}
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
 		if !end.IsZero() {
-			ctx, cancel := context.WithDeadline(r.Context(), end)
+			ctx, cancel = context.WithDeadline(ctx, end)
 			defer cancel()
-			r = r.WithContext(ctx)
 		}
+		if sess != nil {
+			defer g.watchTunnel(r, cancel, host, path)()
+		}
+		r = r.WithContext(ctx)
 	}
 	if up.demo {
 		// The built-in demo app gets the same headers a real upstream would.

@@ -1,0 +1,129 @@
+package proxy_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testpeers"
+)
+
+// openTunnel signs c's session into a WebSocket tunnel through e and checks
+// that it echoes.
+func openTunnel(t *testing.T, e *env, c *http.Client) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	var cookie string
+	for _, ck := range c.Jar.Cookies(mustURL(e.srv.URL)) {
+		cookie += "Cookie: " + ck.Name + "=" + ck.Value + "\r\n"
+	}
+	resp, conn, br := wsHandshake(t, strings.TrimPrefix(e.srv.URL, "http://"), cookie+"Origin: "+e.srv.URL+"\r\n")
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %d", resp.StatusCode)
+	}
+	// A bound for a failing test only: a live tunnel echoes at once, and a
+	// closed one reads EOF at once.
+	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	echoOver(t, conn, br)
+	return conn, br
+}
+
+func echoOver(t *testing.T, conn net.Conn, br *bufio.Reader) {
+	t.Helper()
+	io.WriteString(conn, "ping")
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(br, buf); err != nil || string(buf) != "ping" {
+		t.Fatalf("echo over the tunnel: %q %v", buf, err)
+	}
+}
+
+// tick lets an open tunnel check its session once more. The channel holds
+// one tick: a second send returns only once the watch has taken the first.
+func tick(t *testing.T, ticks chan time.Time) {
+	t.Helper()
+	select {
+	case ticks <- time.Time{}:
+	case <-time.After(10 * time.Second): // a bound for a failing test only
+		t.Fatal("no tunnel is watching its session")
+	}
+}
+
+func wantClosed(t *testing.T, conn net.Conn, br *bufio.Reader) {
+	t.Helper()
+	_, err := br.ReadByte()
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("the WebSocket tunnel stayed open after its session ended")
+	}
+	if err == nil {
+		t.Fatal("the WebSocket tunnel still carries data after its session ended")
+	}
+}
+
+// SECURITY.md A137: a WebSocket tunnel outlives its handshake, so signing out
+// (or a revocation, or a re-login) must close it, not only its session's
+// absolute expiry days later. Before, a signed-out user, or whoever held the
+// open socket, kept the tunnel to the upstream for the rest of the session's
+// lifetime.
+func TestSignOutClosesOpenWebSocket(t *testing.T) {
+	ticks := make(chan time.Time, 1)
+	e := newEnv(t, envOptions{redis: testpeers.Redis(t), upstreams: fmt.Sprintf("  - {path: /, url: %q}\n", wsUpstream(t).URL), tunnelChecks: ticks})
+	c := e.client()
+	e.oidcLogin(c, "/")
+	conn, br := openTunnel(t, e, c)
+
+	// While the session stands, checks keep the tunnel.
+	tick(t, ticks)
+	tick(t, ticks)
+	tick(t, ticks) // taken: the first two checks are done
+	echoOver(t, conn, br)
+
+	m := csrfRe.FindStringSubmatch(body(t, e.get(c, "/oauth2/sign_out")))
+	req, _ := http.NewRequest(http.MethodPost, e.url("/oauth2/sign_out"), strings.NewReader("csrf="+m[1]))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	tick(t, ticks)
+	wantClosed(t, conn, br)
+	if !strings.Contains(e.logs.String(), `"msg":"websocket closed"`) {
+		t.Fatal("closing the tunnel was not logged")
+	}
+}
+
+// A reload that takes the tunnel's path away from the user closes it at the
+// next check, as it refuses the user's next request (cookie sessions too).
+func TestReloadDenyingPathClosesOpenWebSocket(t *testing.T) {
+	ticks := make(chan time.Time, 1)
+	e := newEnv(t, envOptions{
+		rules:        "  - {name: ws, prefix: /ws, allow: {users: [alice]}}\n",
+		upstreams:    fmt.Sprintf("  - {path: /, url: %q}\n", wsUpstream(t).URL),
+		tunnelChecks: ticks,
+	})
+	c := e.client()
+	e.oidcLogin(c, "/ws")
+	conn, br := openTunnel(t, e, c)
+	tick(t, ticks)
+	tick(t, ticks)
+	tick(t, ticks)
+	echoOver(t, conn, br)
+
+	next := *e.cfg
+	next.Rules = slices.Clone(e.cfg.Rules)
+	next.Rules[0].Allow.Users = []string{"bob"}
+	if err := e.gw.Reload(&next); err != nil {
+		t.Fatal(err)
+	}
+	tick(t, ticks)
+	wantClosed(t, conn, br)
+}
