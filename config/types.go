@@ -23,8 +23,7 @@ type Config struct {
 	// CaseSensitivePaths makes rule paths, prefixes and regexes match the
 	// request path's case exactly. By default they ignore ASCII case, since
 	// many upstreams (IIS, Windows file systems, some frameworks' routers)
-	// serve /ADMIN/x as /admin/x (SECURITY.md A075), and a segment's
-	// trailing dots and spaces, which Windows drops (/admin./x).
+	// serve /ADMIN/x as /admin/x (SECURITY.md A075).
 	CaseSensitivePaths bool      `yaml:"case_sensitive_paths"`
 	Assertion          Assertion `yaml:"assertion"`
 	Log                Log       `yaml:"log"`

@@ -39,65 +39,17 @@ type Policy struct {
 }
 
 // FoldPath is a normalised path in the form rule comparisons use: lower
-// case, without the dots and spaces that end a segment, unless
-// case_sensitive_paths. Decide folds by itself; a caller that also compares
-// the path elsewhere (upstream routing) folds once and passes the result to
-// both, so the copy is made once.
+// case unless case_sensitive_paths. Decide folds by itself; a caller that
+// also compares the path elsewhere (upstream routing) folds once and passes
+// the result to both, so the copy is made once.
 func (p *Policy) FoldPath(path string) string { return p.fold(path) }
 
-// fold is the form of a rule or request path that comparisons use. Folding
-// is for the upstreams that serve /ADMIN/x as /admin/x (IIS, Windows file
-// systems); Windows also drops a name's trailing dots and spaces, so those
-// serve /admin./x and /admin%20/x as /admin/x too, and the rules must judge
-// them so.
+// fold is the form of a rule or request path that comparisons use.
 func (p *Policy) fold(path string) string {
 	if p.foldCase {
-		return trimSegmentEnds(asciiLower(path))
+		return asciiLower(path)
 	}
 	return path
-}
-
-// trimSegmentEnds removes the dots and spaces (%20) that end each segment of
-// a normalised path, as Windows does to file names ("/admin. %20/x" →
-// "/admin/x"). A segment of nothing else is kept as it is. It returns its
-// input, without allocating, when no segment ends so.
-func trimSegmentEnds(path string) string {
-	if !hasSegmentEnd(path) {
-		return path
-	}
-	segs := strings.Split(path, "/")
-	for i, seg := range segs {
-		if t := trimEnd(seg); t != "" {
-			segs[i] = t
-		}
-	}
-	return strings.Join(segs, "/")
-}
-
-func hasSegmentEnd(path string) bool {
-	for i := 1; i <= len(path); i++ {
-		if i < len(path) && path[i] != '/' {
-			continue
-		}
-		seg := path[:i]
-		if strings.HasSuffix(seg, ".") || strings.HasSuffix(seg, "%20") {
-			return true
-		}
-	}
-	return false
-}
-
-func trimEnd(seg string) string {
-	for {
-		switch {
-		case strings.HasSuffix(seg, "."):
-			seg = seg[:len(seg)-1]
-		case strings.HasSuffix(seg, "%20"):
-			seg = seg[:len(seg)-3]
-		default:
-			return seg
-		}
-	}
 }
 
 // allowKind is what a non-deny rule requires.

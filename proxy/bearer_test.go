@@ -125,3 +125,48 @@ func verifyAssertion(t *testing.T, e *env, values []string, wantEmail string, wa
 		t.Fatalf("assertion email %q", extra.Email)
 	}
 }
+
+// SECURITY.md A151: a bearer token that fails verification (here a forged
+// signature) is a security event with its own line at warn, carrying the
+// request id and why, on the proxy and at forward-auth alike. It was logged
+// only at debug, so at the production level (info) a forged token left
+// nothing but an access line with a 401.
+func TestRejectedBearerTokenIsLoggedAtWarn(t *testing.T) {
+	e := newEnv(t, envOptions{bearer: true, trusted: "[127.0.0.1/32]"})
+	tok := e.idp.MintIDToken(testidp.DefaultUser())
+	dot := strings.LastIndexByte(tok, '.')
+	sig := []byte(tok[dot+1:])
+	// Still base64url, no longer the signature.
+	if sig[3] == 'A' {
+		sig[3] = 'B'
+	} else {
+		sig[3] = 'A'
+	}
+	forged := tok[:dot+1] + string(sig)
+	for _, path := range []string{"/api/items", "/oauth2/auth"} {
+		resp := e.get(e.client(), path, "Authorization", "Bearer "+forged,
+			"X-Forwarded-Method", "GET", "X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/api/items")
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("%s: status %d, want 401", path, resp.StatusCode)
+		}
+		rid := resp.Header.Get("X-Request-Id")
+		found := false
+		for _, line := range strings.Split(e.logs.String(), "\n") {
+			var rec struct {
+				Level, Msg, RequestID, Error string
+			}
+			if json.Unmarshal([]byte(line), &rec) != nil || !strings.Contains(line, `"request_id":"`+rid+`"`) {
+				continue
+			}
+			if rec.Level == "WARN" && rec.Msg == "bearer token rejected" && strings.Contains(line, "signature does not verify") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: no warn line for the rejected token with request id %s:\n%s", path, rid, e.logs.String())
+		}
+		if strings.Contains(e.logs.String(), string(sig)) {
+			t.Fatalf("%s: the token reached the log", path)
+		}
+	}
+}

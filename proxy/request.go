@@ -259,6 +259,10 @@ func (g *Gateway) identifyBearer(r *http.Request, st *state, raw string) (*deriv
 	case errors.Is(err, bearer.ErrUnavailable):
 		return nil, nil, newHTTPError(http.StatusServiceUnavailable, "The token issuer's keys are unavailable. Please try again shortly.", err)
 	default:
+		// A security event (a forged, foreign or stale token), logged at
+		// warn like a failed login: the 401's own line is only at debug.
+		g.log.WarnContext(r.Context(), "bearer token rejected", "request_id", requestID(r.Context()),
+			"client_ip", st.trusted.ClientIP(r).String(), "error", err)
 		return nil, nil, &httpError{status: http.StatusUnauthorized, msg: "The bearer token is invalid.", err: err, bearerErr: "invalid_token"}
 	}
 	auditOf(r.Context()).bearer = true
