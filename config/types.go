@@ -23,7 +23,9 @@ type Config struct {
 	// CaseSensitivePaths makes rule paths, prefixes and regexes match the
 	// request path's case exactly. By default they ignore ASCII case, since
 	// many upstreams (IIS, Windows file systems, some frameworks' routers)
-	// serve /ADMIN/x as /admin/x (SECURITY.md A075).
+	// serve /ADMIN/x as /admin/x (SECURITY.md A075); and then a path with
+	// a segment ending in a dot or space, which Windows drops, is refused
+	// when the rules would judge it differently without them.
 	CaseSensitivePaths bool      `yaml:"case_sensitive_paths"`
 	Assertion          Assertion `yaml:"assertion"`
 	Log                Log       `yaml:"log"`

@@ -15,6 +15,7 @@ func TestHotPathAllocatesNothing(t *testing.T) {
 		"Decide allow":     func() { _ = p.Decide(id, Request{Method: "GET", Host: "app.example.com", Path: "/admin/users"}) },
 		"Decide regex":     func() { _ = p.Decide(id, Request{Method: "GET", Host: "app.example.com", Path: "/api/v2/x"}) },
 		"Decide anonymous": func() { _ = p.Decide(nil, Request{Method: "GET", Host: "x.example5.com", Path: "/"}) },
+		"Decide dots only": func() { _ = p.Decide(id, Request{Method: "GET", Host: "app.example.com", Path: "/.../x"}) },
 		"NormalizePath":    func() { _, _ = NormalizePath("/app/page/42") },
 		"CanonicalHost":    func() { _ = CanonicalHost("app.example.com:8443") },
 		"ValidMethod":      func() { _ = ValidMethod("PATCH") },

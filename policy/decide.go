@@ -44,18 +44,24 @@ func (p *Policy) Decide(id *identity.Identity, req Request) Decision {
 	if req.Path == "" || req.Path[0] != '/' || strings.ContainsAny(req.Path, "?#\\") {
 		return Decision{Result: Forbid, Rule: DefaultRuleName, RuleIndex: -1, Reason: "invalid request path (not normalised)"}
 	}
-	req.Path = p.fold(req.Path) // allocates only when the path has upper-case letters
+	req.Path = p.fold(req.Path) // allocates only when the path has upper-case letters (and below, only when a segment ends in a dot or space)
 	host, port := splitHostPort(CanonicalHost(req.Host))
-	candidates, ok := p.byHost[host]
-	if !ok {
-		candidates = p.otherHost
-	}
-	for _, i := range candidates {
-		r := &p.rules[i]
-		if !r.matches(host, port, req) {
-			continue
+	i := p.firstMatch(host, port, req)
+	if p.foldCase && hasTrailingDotOrSpace(req.Path) {
+		// Windows, whose upstreams are why paths fold, drops a name's
+		// trailing dots and spaces: it serves /admin./x as /admin/x. A path
+		// that a rule judges differently in the two forms is refused rather
+		// than guessed at (the upstream may or may not be Windows); one that
+		// both forms give the same rule (/wiki/Washington,_D.C.) passes as
+		// written.
+		trimmed := req
+		trimmed.Path = trimTrailingDotsAndSpaces(req.Path)
+		if p.firstMatch(host, port, trimmed) != i {
+			return Decision{Result: Forbid, Rule: DefaultRuleName, RuleIndex: -1, Reason: "ambiguous path: a segment ends in a dot or space, which Windows ignores, and the rules judge the two forms differently"}
 		}
-		return p.outcome(i, r, id)
+	}
+	if i >= 0 {
+		return p.outcome(i, &p.rules[i], id)
 	}
 	d := Decision{Result: Forbid, Rule: DefaultRuleName, RuleIndex: -1, Reason: "no rule matched; default deny"}
 	if p.defAuth {
@@ -66,6 +72,21 @@ func (p *Policy) Decide(id *identity.Identity, req Request) Decision {
 		}
 	}
 	return d
+}
+
+// firstMatch is the index of the first rule matching the (folded) request,
+// or -1.
+func (p *Policy) firstMatch(host, port string, req Request) int {
+	candidates, ok := p.byHost[host]
+	if !ok {
+		candidates = p.otherHost
+	}
+	for _, i := range candidates {
+		if p.rules[i].matches(host, port, req) {
+			return i
+		}
+	}
+	return -1
 }
 
 func (p *Policy) outcome(i int, r *rule, id *identity.Identity) Decision {

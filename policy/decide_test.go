@@ -305,6 +305,22 @@ func TestPathCaseFolding(t *testing.T) {
 		{"/Reports/Q1", 1, 1},
 		{"/API/V2/users", 2, 3},
 		{"/administrator", 3, 3},
+		// Windows also drops a name's trailing dots and spaces (IIS serves
+		// /admin./x as /admin/x): a path whose two forms two different
+		// rules would judge is refused (-1), by default only.
+		{"/admin./x", -1, 3},
+		{"/ADMIN%20/x", -1, 3},
+		{"/admin.%20./x", -1, 3},
+		{"/Admin.", -1, 3},
+		{"/admin.%2fx", -1, 3},
+		{"/admin%20%5Csecret", -1, 3},
+		{"/reports/q1.", -1, 3},
+		{"/api./v2./users", -1, 3},
+		// Both forms judged by the same rule: passes as written.
+		{"/docs/Washington,_D.C.", 3, 3},
+		{"/admin/x.", 0, 0},
+		{"/admin.x", 3, 3},
+		{"/.../admin", 3, 3},
 	} {
 		if d := folding.Decide(bob, Request{Method: "GET", Host: "h", Path: tc.path}); d.RuleIndex != tc.folded {
 			t.Errorf("default, %s: rule %d (%s), want %d", tc.path, d.RuleIndex, d.Rule, tc.folded)

@@ -324,3 +324,68 @@ func ValidMethod(m string) bool {
 	}
 	return true
 }
+
+// segmentEnds calls f with the end of each segment of a folded path: before
+// each '/' and each %2f or %5c (separators to the many upstreams that decode
+// them, as prefixMatch treats them), and at the end.
+func segmentEnds(path string, f func(start, end int)) {
+	start := 0
+	for i := 0; i < len(path); i++ {
+		switch {
+		case path[i] == '/':
+			f(start, i)
+			start = i + 1
+		case path[i] == '%' && i+2 < len(path) && (path[i+1:i+3] == "2f" || path[i+1:i+3] == "5c"):
+			f(start, i)
+			start = i + 3
+			i += 2
+		}
+	}
+	f(start, len(path))
+}
+
+// trimmedEnd is seg without the dots and spaces (%20) that end it, or seg
+// itself when it has nothing else (such a name is not trimmed by Windows).
+func trimmedEnd(seg string) string {
+	t := seg
+	for {
+		switch {
+		case strings.HasSuffix(t, "."):
+			t = t[:len(t)-1]
+		case strings.HasSuffix(t, "%20"):
+			t = t[:len(t)-3]
+		case t == "":
+			return seg
+		default:
+			return t
+		}
+	}
+}
+
+// hasTrailingDotOrSpace reports whether a segment of a folded path ends in
+// a dot or an (encoded) space that Windows would drop.
+func hasTrailingDotOrSpace(path string) bool {
+	found := false
+	segmentEnds(path, func(start, end int) {
+		if seg := path[start:end]; !found && len(trimmedEnd(seg)) != len(seg) {
+			found = true
+		}
+	})
+	return found
+}
+
+// trimTrailingDotsAndSpaces is path with each segment's trailing dots and
+// spaces removed, as Windows names it: "/admin.%20./x" is "/admin/x".
+func trimTrailingDotsAndSpaces(path string) string {
+	var b strings.Builder
+	b.Grow(len(path))
+	last := 0
+	segmentEnds(path, func(start, end int) {
+		seg := path[start:end]
+		b.WriteString(path[last:start])
+		b.WriteString(trimmedEnd(seg))
+		last = end
+	})
+	b.WriteString(path[last:])
+	return b.String()
+}
