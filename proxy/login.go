@@ -162,7 +162,13 @@ func (g *Gateway) callback(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("Unknown sign-in method.", nil)
 	}
 	if e := q.Get("error"); e != "" {
-		return newHTTPError(http.StatusForbidden, "The identity provider did not complete the sign-in.", fmt.Errorf("callback: provider error %q", e))
+		// The provider refused the login (access_denied, …): a failed
+		// login like any other. Its error_description is neither shown
+		// nor logged; the code is logged quoted.
+		err := fmt.Errorf("callback: provider error %q", e)
+		g.log.WarnContext(r.Context(), "login failed", "request_id", requestID(r.Context()), "provider", p.ID(), "error", err)
+		g.opts.Metrics.Login(p.ID(), metrics.OutcomeFailure)
+		return newHTTPError(http.StatusForbidden, "The identity provider did not complete the sign-in.", err)
 	}
 	// RFC 9207 (mix-up defence, RFC 9700 §2.1): an answer naming an issuer
 	// must name the one the login went to, and one from a provider without
