@@ -115,6 +115,13 @@ func normalizePath(escaped string) (string, error) {
 		if err := checkAfterHash(escaped[end:]); err != nil {
 			return "", err
 		}
+		// The segment the '#' cuts must not become a dot segment either:
+		// /admin/..%23/x would be judged as / while a server that decodes
+		// the '#' serves /admin/..#/x, under /admin/.
+		cut := escaped[strings.LastIndexByte(escaped[:end], '/')+1 : end]
+		if seg, err := canonicalSegment(cut); err == nil && (seg == "." || seg == "..") {
+			return "", ambiguousPath("dot segment cut by an encoded '#'")
+		}
 	}
 	segs := strings.Split(escaped[1:end], "/")
 	out := make([]string, 0, len(segs))

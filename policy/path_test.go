@@ -98,6 +98,9 @@ func TestNormalizePathErrors(t *testing.T) {
 		{"encoded slash dotdot after encoded hash", "/public%23%2F..%2Fadmin", true},
 		{"path parameter after encoded hash", "/public%23/..;/admin", true},
 		{"encoded NUL after encoded hash", "/public%23/%00", true},
+		{"dotdot cut by encoded hash", "/admin/..%23/x", true},
+		{"dot cut by encoded hash", "/a/.%23x", true},
+		{"encoded dotdot cut by encoded hash", "/admin/%2e%2E%23x", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -77,6 +77,7 @@ func TestForwardAuthMalformedMetadataIsNever2xx(t *testing.T) {
 		// /admin/x for these, which must not be judged as /public.
 		"dot segments after encoded hash":                 {"X-Forwarded-Method", "GET", "X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/public%23/../admin/x"},
 		"dot segments after encoded hash, X-Original-URL": {"X-Original-URL", "https://app.test/public/x%23/../../admin/x"},
+		"dot segment cut by encoded hash":                 {"X-Forwarded-Method", "GET", "X-Forwarded-Host", "app.test", "X-Forwarded-Uri", "/admin/..%23/x"},
 		"bad original url":                                {"X-Original-URL", "ftp://app.test/x"},
 		"original url no host":                            {"X-Original-URL", "/x"},
 		// Traefik and Caddy pass a client's own headers on beside theirs:
