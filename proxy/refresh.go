@@ -24,8 +24,37 @@ type sessionLocker interface {
 // flights makes concurrent refreshes of one session in this process
 // collapse into one call to the provider (a tiny singleflight).
 type flights struct {
-	mu sync.Mutex
-	m  map[[32]byte]*flight
+	mu      sync.Mutex
+	m       map[[32]byte]*flight
+	failing map[[32]byte]time.Time // first failed refresh, by flight key
+}
+
+// failingSince records a failed refresh of key at now and returns when its
+// refreshes began failing. Entries older than twice refreshGrace are
+// dropped: their sessions have ended or recovered.
+func (fs *flights) failingSince(key [32]byte, now time.Time) time.Time {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if t, ok := fs.failing[key]; ok {
+		return t
+	}
+	if fs.failing == nil {
+		fs.failing = map[[32]byte]time.Time{}
+	}
+	for k, t := range fs.failing {
+		if now.Sub(t) > 2*refreshGrace {
+			delete(fs.failing, k)
+		}
+	}
+	fs.failing[key] = now
+	return now
+}
+
+// recovered forgets key's failures.
+func (fs *flights) recovered(key [32]byte) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	delete(fs.failing, key)
 }
 
 type flight struct {
@@ -42,12 +71,13 @@ type flight struct {
 // reject as invalid_grant and so end the session.
 const flightMemory = time.Minute
 
-// refreshGrace bounds how long a session outlives its access token while
-// the provider's token endpoint keeps failing (5xx, timeouts, unreachable).
-// Refresh is where a disabled account or a group change reaches the
-// session, so an outage must not keep a session on stale claims for its
-// whole lifetime (oauth2-proxy ends it as soon as the token has expired and
-// a refresh fails); a short outage should not sign everyone out either.
+// refreshGrace bounds how long a session is kept while the provider's token
+// endpoint keeps failing (5xx, timeouts, unreachable), counted from the
+// first failed refresh of that session in this process. Refresh is where a
+// disabled account or a group change reaches the session, so an outage must
+// not keep a session on stale claims for its whole lifetime (oauth2-proxy
+// ends it at the first failed refresh of an expired token); a short outage,
+// or one blip when an idle user comes back, should sign nobody out.
 const refreshGrace = time.Hour
 
 // refreshDue reports whether the session's access token is within
@@ -61,8 +91,8 @@ func (g *Gateway) refreshDue(st *state, sess *session.Session) bool {
 // exactly once however many requests arrive at the same time, and re-reads
 // the identity so group changes take effect. A fatal refresh error
 // (invalid_grant) ends the session: it returns (nil, nil). A transient error
-// keeps the session as it is, and the next request tries again, until the
-// access token has been expired for refreshGrace: then it ends the session.
+// keeps the session as it is, and the next request tries again, until its
+// refreshes have been failing for refreshGrace: then it ends the session.
 func (g *Gateway) refresh(w http.ResponseWriter, r *http.Request, st *state, sess *session.Session) (*session.Session, error) {
 	p, ok := g.provByID[sess.Identity.Provider]
 	if !ok {
@@ -96,7 +126,7 @@ func (g *Gateway) refresh(w http.ResponseWriter, r *http.Request, st *state, ses
 	g.flights.m[key] = f
 	g.flights.mu.Unlock()
 
-	f.sess, f.err = g.doRefresh(r, st, sess, rf)
+	f.sess, f.err = g.doRefresh(r, st, sess, rf, key)
 	g.flights.mu.Lock()
 	if f.err != nil {
 		delete(g.flights.m, key) // store down: the next request tries again
@@ -131,7 +161,7 @@ func (g *Gateway) afterFlight(w http.ResponseWriter, r *http.Request, f *flight)
 	return &sess, nil
 }
 
-func (g *Gateway) doRefresh(r *http.Request, st *state, sess *session.Session, rf providers.Refresher) (*session.Session, error) {
+func (g *Gateway) doRefresh(r *http.Request, st *state, sess *session.Session, rf providers.Refresher, key [32]byte) (*session.Session, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 15*time.Second)
 	defer cancel()
 	if locker, ok := g.opts.Sessions.(sessionLocker); ok && sess.ID != "" {
@@ -160,8 +190,10 @@ func (g *Gateway) doRefresh(r *http.Request, st *state, sess *session.Session, r
 			return nil, nil
 		}
 		g.opts.Metrics.Refresh(sess.Identity.Provider, metrics.OutcomeError)
-		if g.now().After(sess.Tokens.Expiry.Add(refreshGrace)) {
-			g.log.WarnContext(r.Context(), "refresh failing since the access token expired; session ended", "request_id", requestID(r.Context()), "provider", sess.Identity.Provider, "subject", sess.Identity.Subject, "expired", sess.Tokens.Expiry, "error", err)
+		now := g.now()
+		if since := g.flights.failingSince(key, now); now.Sub(since) >= refreshGrace {
+			g.flights.recovered(key) // the session ends: nothing left to count
+			g.log.WarnContext(r.Context(), "refresh failing for too long; session ended", "request_id", requestID(r.Context()), "provider", sess.Identity.Provider, "subject", sess.Identity.Subject, "failing_since", since, "error", err)
 			return nil, nil
 		}
 		g.log.WarnContext(r.Context(), "refresh failed; keeping the session", "request_id", requestID(r.Context()), "provider", sess.Identity.Provider, "error", err)
@@ -196,6 +228,7 @@ func (g *Gateway) doRefresh(r *http.Request, st *state, sess *session.Session, r
 			return nil, &httpError{status: errStoreDown.status, msg: errStoreDown.msg, err: err}
 		}
 	}
+	g.flights.recovered(key)
 	g.opts.Metrics.Refresh(sess.Identity.Provider, metrics.OutcomeSuccess)
 	g.log.InfoContext(r.Context(), "session refreshed", "request_id", requestID(r.Context()), "provider", sess.Identity.Provider, "subject", sess.Identity.Subject)
 	return &next, nil

@@ -140,9 +140,10 @@ func TestFatalRefreshEndsSession(t *testing.T) {
 	}
 }
 
-// A token endpoint that keeps failing keeps the session, retrying, until
-// the access token has been expired for an hour; then the session ends. An
-// endpoint that recovers within the hour refreshes it as usual.
+// A token endpoint that keeps failing keeps the session, retrying, for an
+// hour from the first failed refresh; then the session ends. An endpoint
+// that recovers within the hour refreshes it as usual, and a user coming
+// back long after the token expired is not signed out by one failure.
 func TestRefreshOutageIsBounded(t *testing.T) {
 	for _, mode := range []string{"cookie", "redis"} {
 		t.Run(mode, func(t *testing.T) {
@@ -152,16 +153,17 @@ func TestRefreshOutageIsBounded(t *testing.T) {
 				resp := e.get(c, "/", "Accept", "application/json")
 				return resp.StatusCode
 			}
-			// Due (tokens live 10 minutes), then expired: kept while within
-			// the hour, trying again at most once a minute.
+			// Due (tokens live 10 minutes): the first failure keeps the
+			// session, and so does every retry (at most once a minute)
+			// within the hour.
 			clock.Advance(6 * time.Minute)
 			if s := status(); s != http.StatusOK {
 				t.Fatalf("first failed refresh: status %d, want 200 (kept)", s)
 			}
 			before := e.idp.TokenRequests()
-			clock.Advance(63 * time.Minute) // 59 minutes past the token's expiry
+			clock.Advance(59 * time.Minute)
 			if s := status(); s != http.StatusOK {
-				t.Fatalf("59 minutes past expiry: status %d, want 200 (kept)", s)
+				t.Fatalf("59 minutes into the outage: status %d, want 200 (kept)", s)
 			}
 			if n := e.idp.TokenRequests(); n != before+1 {
 				t.Fatalf("token requests %d, want %d (one retry)", n, before+1)
@@ -169,7 +171,7 @@ func TestRefreshOutageIsBounded(t *testing.T) {
 			clock.Advance(2 * time.Minute)
 			resp := e.get(c, "/", "Accept", "application/json")
 			if resp.StatusCode != http.StatusUnauthorized {
-				t.Fatalf("61 minutes past expiry: status %d, want 401", resp.StatusCode)
+				t.Fatalf("61 minutes into the outage: status %d, want 401", resp.StatusCode)
 			}
 			if mode == "cookie" && expiredSession(resp) == nil {
 				t.Fatalf("session cookie not cleared: %v", resp.Header["Set-Cookie"])
@@ -179,6 +181,18 @@ func TestRefreshOutageIsBounded(t *testing.T) {
 			}
 		})
 	}
+	t.Run("idle user comes back during an outage", func(t *testing.T) {
+		e, clock, c := refreshEnv(t, "cookie")
+		clock.Advance(3 * time.Hour) // the token expired long ago
+		e.idp.SetFaults(testidp.Faults{TokenDown: true})
+		if g := groupsSeen(t, e, c); g != "dev" {
+			t.Fatalf("first request back, refresh failing: groups %q, want dev (kept)", g)
+		}
+		clock.Advance(61 * time.Minute)
+		if resp := e.get(c, "/", "Accept", "application/json"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("an hour into the outage: status %d, want 401", resp.StatusCode)
+		}
+	})
 	t.Run("recovers within the grace", func(t *testing.T) {
 		e, clock, c := refreshEnv(t, "cookie")
 		e.idp.SetFaults(testidp.Faults{TokenDown: true})
@@ -193,6 +207,16 @@ func TestRefreshOutageIsBounded(t *testing.T) {
 		clock.Advance(2 * time.Minute)
 		if g := groupsSeen(t, e, c); g != "dev,ops" {
 			t.Fatalf("groups after the endpoint recovered %q, want dev,ops (refreshed)", g)
+		}
+		// A later outage starts a new hour: the earlier failures are forgotten.
+		e.idp.SetFaults(testidp.Faults{TokenDown: true})
+		clock.Advance(50 * time.Minute)
+		if g := groupsSeen(t, e, c); g != "dev,ops" {
+			t.Fatalf("second outage, first failure: groups %q, want dev,ops (kept)", g)
+		}
+		clock.Advance(30 * time.Minute)
+		if g := groupsSeen(t, e, c); g != "dev,ops" {
+			t.Fatalf("second outage, 30 minutes in: groups %q, want dev,ops (kept)", g)
 		}
 	})
 }
