@@ -372,6 +372,9 @@ func trimmedEnd(seg string) string {
 // hasTrailingDotOrSpace reports whether a segment of a folded path ends in
 // a dot or an (encoded) space that Windows would drop.
 func hasTrailingDotOrSpace(path string) bool {
+	if strings.IndexByte(path, '.') < 0 && !strings.Contains(path, "%20") {
+		return false // most paths: two vectorised scans
+	}
 	found := false
 	segmentEnds(path, func(start, end int) {
 		if seg := path[start:end]; !found && len(trimmedEnd(seg)) != len(seg) {
