@@ -65,3 +65,42 @@ func TestProviderRefusedLoginIsLoggedAndCounted(t *testing.T) {
 		t.Errorf("the refused login was not counted")
 	}
 }
+
+// SECURITY.md A151: a session cookie that fails its signature is a security
+// event, logged at info (the default level) with the request id, without
+// the cookie's value; the request is anonymous.
+func TestTamperedSessionCookieIsLogged(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.client()
+	e.oidcLogin(c, "/")
+	var tampered []string
+	for _, ck := range c.Jar.Cookies(mustURL(e.srv.URL)) {
+		if strings.HasPrefix(ck.Name, e.cfg.Session.Cookie.Name) && !strings.Contains(ck.Name, "csrf") {
+			v := []byte(ck.Value)
+			v[len(v)/2] ^= 1
+			tampered = append(tampered, ck.Name+"="+string(v))
+		}
+	}
+	if len(tampered) == 0 {
+		t.Fatal("no session cookie after login")
+	}
+	resp := e.get(&http.Client{}, "/", "Accept", "application/json", "Cookie", strings.Join(tampered, "; "))
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("tampered cookie: status %d, want 401", resp.StatusCode)
+	}
+	rid := resp.Header.Get("X-Request-Id")
+	found := false
+	for _, line := range strings.Split(e.logs.String(), "\n") {
+		if strings.Contains(line, `"level":"INFO","msg":"session cookie rejected"`) && strings.Contains(line, `"request_id":"`+rid+`"`) {
+			found = true
+			for _, ck := range tampered {
+				if _, value, _ := strings.Cut(ck, "="); strings.Contains(line, value) {
+					t.Errorf("the log line carries the cookie's value: %s", line)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no session-cookie-rejected line for request %s:\n%s", rid, e.logs.String())
+	}
+}

@@ -39,6 +39,13 @@ func (g *Gateway) identify(w http.ResponseWriter, r *http.Request, st *state) (*
 		return nil, nil, &httpError{status: errStoreDown.status, msg: errStoreDown.msg, err: err}
 	case errors.Is(err, session.ErrNoSession):
 		return nil, nil, nil
+	case errors.Is(err, session.ErrInvalid):
+		// A cookie that fails its signature or decoding, or conflicting
+		// copies of it, is a security event (tampering, cookie tossing, a
+		// key retired too early): logged at the default level, never the
+		// cookie itself.
+		g.log.InfoContext(r.Context(), "session cookie rejected", "request_id", requestID(r.Context()), "remote", r.RemoteAddr, "error", err)
+		return nil, nil, nil
 	default:
 		g.log.DebugContext(r.Context(), "session rejected", "request_id", requestID(r.Context()), "error", err)
 		return nil, nil, nil
