@@ -41,7 +41,7 @@ var attemptCases = []struct {
 		if v := h.failAttempt(held[4]); v.Allowed || v.Reason != ReasonUser {
 			h.t.Fatalf("fifth failure: %+v, want locked by user", v)
 		}
-		h.wantLocked("alice", ip2, ReasonUser, h.clk.Now().Add(testCfg.Lockout))
+		h.wantLockHolds("alice", ip2, ReasonUser, h.clk.Now())
 	}},
 	{"a success in a burst resets as it would one at a time", func(h *harness) {
 		held := h.beginAll("alice", ip1)
@@ -74,14 +74,16 @@ var attemptCases = []struct {
 		// others, and these attempts settle after it.
 		held := h.beginAll("alice", ip1)
 		h.clk.Advance(testCfg.Window)
-		end := h.clk.Now().Add(testCfg.Lockout)
+		placed := h.clk.Now()
+		end := placed.Add(testCfg.Lockout)
 		h.failN(5, "alice", ip2) // locks alice while the five are running
 		for _, a := range held {
 			if v := h.failAttempt(a); v.Allowed || !v.Until.Equal(end) {
 				h.t.Fatalf("failure while locked: %+v, want the lock unchanged, until %v", v, end)
 			}
 		}
-		h.clk.Advance(testCfg.Lockout)
+		h.wantLockHolds("alice", ip2, ReasonUser, placed)
+		h.clk.Advance(time.Millisecond)
 		// The lock lifted and the key starts afresh: neither the
 		// reservations nor their late failures are left.
 		for range 4 {
@@ -100,7 +102,7 @@ var attemptCases = []struct {
 		for _, a := range held {
 			h.failAttempt(a)
 		}
-		h.wantRefused("alice", ip2, ReasonUser)
+		h.wantLocked("alice", ip2, ReasonUser, h.clk.Now().Add(15*time.Minute))
 		h.clk.Advance(15 * time.Minute) // the lock lifts; the place, kept, would still be inside the window
 		for range 5 {
 			h.mustBegin("alice", ip1)
@@ -125,7 +127,7 @@ var attemptCases = []struct {
 		}
 		h.wantAllowed("c", ip1)
 		h.failAttempt(h.mustBegin("c", ip1))
-		h.wantRefused("d", ip1, ReasonIP)
+		h.wantLockHolds("d", ip1, ReasonIP, h.clk.Now())
 	}},
 	{"a reservation never settled leaves with the window", func(h *harness) {
 		for range testCfg.MaxFailures {
@@ -149,12 +151,16 @@ var attemptCases = []struct {
 				h.t.Fatal(err)
 			}
 		}
-		// One failure, and no place freed by the later calls.
+		// One failure, and no place freed by the later calls: the places
+		// are full, and nothing is locked.
 		for range 3 {
 			h.failAttempt(h.mustBegin("alice", ip1))
 		}
 		h.mustBegin("alice", ip1)
-		h.wantRefused("alice", ip1, ReasonUser)
+		v := h.wantRefused("alice", ip1, ReasonUser)
+		if want := h.clk.Now().Add(testCfg.Window); !v.Until.Equal(want) {
+			h.t.Fatalf("Until = %v, want when the oldest place leaves the window, %v", v.Until, want)
+		}
 	}},
 	{"settling ignores a cancelled context", func(h *harness) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -199,7 +205,7 @@ var attemptCases = []struct {
 		if got != testCfg.MaxFailures {
 			h.t.Fatalf("%d of %d parallel attempts admitted, want %d", got, n, testCfg.MaxFailures)
 		}
-		h.wantRefused("alice", ip2, ReasonUser)
+		h.wantLockHolds("alice", ip2, ReasonUser, h.clk.Now())
 	}},
 }
 

@@ -11,8 +11,20 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/testclock"
 )
 
-// testCfg is the default policy: 5 failures in 15 minutes lock for 15 minutes.
-var testCfg = config.Login{MaxFailures: 5, Window: 15 * time.Minute, Lockout: 15 * time.Minute}
+// testCfg is the policy the tests use: 5 failures in 10 minutes lock for 30
+// minutes. Lockout differs from Window (unlike the defaults, 15 and 15) so
+// that a lock can be told from a window full of failures or reservations:
+// a refusal by a lock ends (Until) Lockout after the failure that placed
+// it, and it still holds after that failure has left the window.
+var testCfg = config.Login{MaxFailures: 5, Window: 10 * time.Minute, Lockout: 30 * time.Minute}
+
+func init() {
+	// A lock must outlast the window of the failures that placed it, or
+	// the tests could not tell it from them.
+	if testCfg.Lockout <= testCfg.Window {
+		panic("lockout tests: testCfg.Lockout must exceed testCfg.Window")
+	}
+}
 
 var (
 	ip1 = netip.MustParseAddr("203.0.113.7")
@@ -123,6 +135,34 @@ func (h *harness) wantLocked(user string, ip netip.Addr, reason string, until ti
 	}
 }
 
+// wantLockHolds asserts that the lock placed for reason at placed (by the
+// failure that reached the threshold) is a lock, not a full window: Begin
+// reports its end, Lockout after placed; it still holds once those
+// failures have left the window, even after another key has been counted
+// (which lets the memory store sweep what has expired); and it holds until
+// just before its end. It leaves the clock there.
+func (h *harness) wantLockHolds(user string, ip netip.Addr, reason string, placed time.Time) {
+	h.t.Helper()
+	end := placed.Add(testCfg.Lockout)
+	h.wantLocked(user, ip, reason, end)
+	h.advanceTo(placed.Add(testCfg.Window))
+	h.wantLocked(user, ip, reason, end)
+	h.fail("sweeper", netip.MustParseAddr("192.0.2.250"))
+	h.wantLocked(user, ip, reason, end)
+	h.advanceTo(end.Add(-time.Millisecond))
+	h.wantLocked(user, ip, reason, end)
+}
+
+// advanceTo moves the clock forward to t.
+func (h *harness) advanceTo(t time.Time) {
+	h.t.Helper()
+	d := t.Sub(h.clk.Now())
+	if d < 0 {
+		h.t.Fatalf("advanceTo(%v): the clock is already at %v", t, h.clk.Now())
+	}
+	h.clk.Advance(d)
+}
+
 // behaviourCases run against every backend, one attempt at a time through
 // Begin and the Attempt's Fail, Succeed and Cancel.
 var behaviourCases = []struct {
@@ -146,17 +186,18 @@ var behaviourCases = []struct {
 		h.wantLocked("alice", ip2, ReasonUser, end)
 		h.wantLocked("alice", netip.Addr{}, ReasonUser, end)
 		h.wantAllowed("bob", ip1)
+		h.wantLockHolds("alice", ip2, ReasonUser, start)
 	}},
 	{"the lock lifts after Lockout and counting starts afresh", func(h *harness) {
+		start := h.clk.Now()
 		h.failN(5, "alice", ip1)
-		h.clk.Advance(testCfg.Lockout - time.Millisecond)
-		h.wantRefused("alice", ip1, ReasonUser)
+		h.wantLockHolds("alice", ip1, ReasonUser, start)
 		h.clk.Advance(time.Millisecond)
 		h.wantAllowed("alice", ip1)
 		h.failN(4, "alice", ip2)
 		h.wantAllowed("alice", ip2)
 		h.fail("alice", ip2)
-		h.wantRefused("alice", ip2, ReasonUser)
+		h.wantLocked("alice", ip2, ReasonUser, h.clk.Now().Add(testCfg.Lockout))
 	}},
 	{"failures while locked neither count nor extend the lock", func(h *harness) {
 		// Only attempts admitted before the lock can fail while it holds:
@@ -169,14 +210,15 @@ var behaviourCases = []struct {
 		h.clk.Advance(testCfg.Window)
 		start := h.clk.Now()
 		h.failN(5, "alice", ip1)
-		h.clk.Advance(10 * time.Minute)
+		h.clk.Advance(testCfg.Window) // the failures that locked have left the window
 		end := start.Add(testCfg.Lockout)
 		for _, a := range late {
 			if v := h.failAttempt(a); v.Allowed || v.Reason != ReasonUser || !v.Until.Equal(end) {
 				h.t.Fatalf("failure while locked: %+v, want the lock unchanged, until %v", v, end)
 			}
 		}
-		h.clk.Advance(5 * time.Minute)
+		h.wantLockHolds("alice", ip1, ReasonUser, start)
+		h.clk.Advance(time.Millisecond)
 		h.wantAllowed("alice", ip1)
 		h.failN(4, "alice", ip1)
 		h.wantAllowed("alice", ip1)
@@ -199,7 +241,7 @@ var behaviourCases = []struct {
 		if err := late.Succeed(context.Background()); err != nil {
 			h.t.Fatal(err)
 		}
-		h.wantLocked("alice", ip1, ReasonUser, start.Add(testCfg.Lockout))
+		h.wantLockHolds("alice", ip1, ReasonUser, start)
 	}},
 	{"three failures spread over more than Window do not lock", func(h *harness) {
 		for range 3 {
@@ -224,14 +266,15 @@ var behaviourCases = []struct {
 		h.failN(3, "alice", ip1)
 		h.wantAllowed("alice", ip1)
 		h.fail("alice", ip1)
-		h.wantRefused("alice", ip1, ReasonUser)
+		h.wantLockHolds("alice", ip1, ReasonUser, h.clk.Now())
 	}},
 	{"spelling variants of one username share its lock", func(h *harness) {
 		for _, u := range []string{"JOHN", " john", "John ", "john\t", "jOhN"} {
 			h.fail(u, ip1)
 		}
-		h.wantRefused("john", ip2, ReasonUser)
-		h.wantRefused(" JOHN ", ip2, ReasonUser)
+		placed := h.clk.Now()
+		h.wantLocked("john", ip2, ReasonUser, placed.Add(testCfg.Lockout))
+		h.wantLockHolds(" JOHN ", ip2, ReasonUser, placed)
 	}},
 	{"one address spraying 200 usernames is locked", func(h *harness) {
 		failures := 0
@@ -250,23 +293,23 @@ var behaviourCases = []struct {
 		if want := 4 * testCfg.MaxFailures; failures != want {
 			h.t.Fatalf("the address got %d failures before its lock, want %d", failures, want)
 		}
-		h.wantRefused("someone-else", ip1, ReasonIP)
 		h.wantAllowed("user000", ip2) // each user failed only once
+		h.wantLockHolds("someone-else", ip1, ReasonIP, h.clk.Now())
 	}},
 	{"an IPv6 /64 counts as one address", func(h *harness) {
 		for i := range 20 {
 			a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(i + 1)})
 			h.fail(fmt.Sprintf("u%d", i), a)
 		}
-		h.wantRefused("x", netip.MustParseAddr("2001:db8::ffff:1"), ReasonIP)
 		h.wantAllowed("x", netip.MustParseAddr("2001:db8:0:1::1"))
+		h.wantLockHolds("x", netip.MustParseAddr("2001:db8::ffff:1"), ReasonIP, h.clk.Now())
 	}},
 	{"an IPv4-mapped address is its IPv4 address", func(h *harness) {
 		mapped := netip.MustParseAddr("::ffff:203.0.113.7")
 		for i := range 20 {
 			h.fail(fmt.Sprintf("u%d", i), mapped)
 		}
-		h.wantRefused("x", ip1, ReasonIP)
+		h.wantLockHolds("x", ip1, ReasonIP, h.clk.Now())
 	}},
 	{"no known address is limited by user only", func(h *harness) {
 		for i := range 30 {
@@ -280,7 +323,7 @@ var behaviourCases = []struct {
 		h.failN(1, "b", ip1)
 		h.wantAllowed("c", ip1)
 		h.fail("c", ip1)
-		h.wantRefused("d", ip1, ReasonIP)
+		h.wantLockHolds("d", ip1, ReasonIP, h.clk.Now())
 	}},
 	{"the config's thresholds and durations are used", func(h *harness) {
 		h.l = h.new(config.Login{MaxFailures: 2, Window: time.Minute, Lockout: time.Hour}, Options{Now: h.clk.Now})
@@ -289,9 +332,11 @@ var behaviourCases = []struct {
 		h.fail("alice", ip1)
 		h.wantAllowed("alice", ip1)
 		h.fail("alice", ip1)
-		h.clk.Advance(59 * time.Minute)
-		h.wantRefused("alice", ip1, ReasonUser)
-		h.clk.Advance(time.Minute)
+		end := h.clk.Now().Add(time.Hour)
+		h.wantLocked("alice", ip1, ReasonUser, end)
+		h.clk.Advance(59*time.Minute + 59*time.Second)
+		h.wantLocked("alice", ip1, ReasonUser, end)
+		h.clk.Advance(time.Second)
 		h.wantAllowed("alice", ip1)
 	}},
 	{"a lock reports the user before the address and the latest end", func(h *harness) {
@@ -301,6 +346,9 @@ var behaviourCases = []struct {
 		h.fail("y", ip1) // locks ip1
 		h.clk.Advance(time.Minute)
 		h.failN(5, "alice", ip2) // locks alice a minute later
+		h.wantLocked("alice", ip1, ReasonUser, start.Add(time.Minute+testCfg.Lockout))
+		h.wantLocked("x", ip1, ReasonIP, start.Add(testCfg.Lockout))
+		h.clk.Advance(testCfg.Window) // every failure has left the window
 		h.wantLocked("alice", ip1, ReasonUser, start.Add(time.Minute+testCfg.Lockout))
 		h.wantLocked("x", ip1, ReasonIP, start.Add(testCfg.Lockout))
 	}},

@@ -48,8 +48,9 @@ func TestMemoryIsBounded(t *testing.T) {
 	mem := l.store.(*memory)
 	h := &harness{t: t, clk: clk, l: l}
 
+	end := clk.Now().Add(testCfg.Lockout)
 	h.failN(5, "victim", netip.Addr{})
-	h.wantRefused("victim", netip.Addr{}, ReasonUser)
+	h.wantLocked("victim", netip.Addr{}, ReasonUser, end)
 	for i := range 5000 { // random usernames from random addresses
 		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 		h.fail(fmt.Sprintf("spray%d", i), a)
@@ -58,7 +59,7 @@ func TestMemoryIsBounded(t *testing.T) {
 		}
 	}
 	// Counters went first: the lock survived the spray.
-	h.wantRefused("victim", netip.Addr{}, ReasonUser)
+	h.wantLocked("victim", netip.Addr{}, ReasonUser, end)
 	if n := strings.Count(logs.String(), "table full"); n != 1 {
 		t.Errorf("%d table-full warnings within a minute, want 1:\n%s", n, logs.String())
 	}
@@ -71,7 +72,7 @@ func TestMemoryIsBounded(t *testing.T) {
 		t.Fatalf("table holds %d entries, want 50", n)
 	}
 	h.wantAllowed("victim", netip.Addr{})
-	h.wantRefused("locked59", netip.Addr{}, ReasonUser)
+	h.wantLocked("locked59", netip.Addr{}, ReasonUser, end)
 }
 
 func TestMemoryForgetsExpiredEntries(t *testing.T) {
