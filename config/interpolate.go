@@ -116,6 +116,9 @@ func (w *walker) interpolate(n *yaml.Node, path string) bool {
 // interpolateTree expands every scalar value (not mapping keys) under n,
 // for types that decode themselves, such as Allow.
 func (w *walker) interpolateTree(n *yaml.Node, path string) bool {
+	if !w.visit(n) {
+		return false
+	}
 	ok := true
 	switch n.Kind {
 	case yaml.AliasNode:

@@ -58,7 +58,8 @@ func parse(data []byte, source string, lookup func(string) (string, bool)) (*Con
 		return nil, Problems{{File: source, Line: line, Message: "the file must hold a single YAML document"}}
 	}
 
-	w := &walker{file: source, src: newSourceMap(), lookup: lookup, expanded: map[*yaml.Node]bool{}}
+	w := &walker{file: source, src: newSourceMap(), lookup: lookup, expanded: map[*yaml.Node]bool{},
+		budget: countNodes(&doc) + maxAliasExpansion}
 	root := &yaml.Node{Kind: yaml.MappingNode, Line: 1, Column: 1}
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		root = doc.Content[0]
@@ -71,6 +72,10 @@ func parse(data []byte, source string, lookup func(string) (string, bool)) (*Con
 		return nil, Problems{{File: source, Line: root.Line, Message: "the configuration must be a YAML mapping"}}
 	}
 	w.mapping(root, reflect.TypeFor[Config](), "", false)
+	if w.exhausted {
+		w.problems.sortByLine()
+		return nil, w.problems
+	}
 
 	cfg := &Config{}
 	if err := decodeStrict(root, cfg); err != nil {

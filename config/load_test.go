@@ -2,11 +2,13 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -299,4 +301,40 @@ providers:
 			f+"9: providers[1].client_secret_file: secret file "+filepath.Join(dir, "empty")+" is empty",
 		)
 	})
+}
+
+// An alias bomb ("billion laughs": each anchor a list of nine aliases of the
+// one before) stands for 9^7 values here in a few lines, and for billions
+// with a few more. yaml.v3 bounds the
+// expansion when it decodes, but the walk that checks the tree first follows
+// aliases itself; it must give up with a problem, not expand them all.
+func TestAliasBombIsRefused(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(base + "x0: &a0 [x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i <= 6; i++ {
+		fmt.Fprintf(&b, "x%d: &a%d [", i, i)
+		for j := range 9 {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "*a%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	b.WriteString("rules: [{name: r, prefix: /, allow: *a6}]\n")
+	ps := problemsOf(t, b.String(), noEnv)
+	if !slices.ContainsFunc(ps, func(p Problem) bool { return strings.Contains(p.Message, "alias bomb") }) {
+		t.Fatalf("want an alias bomb problem, got:\n%v", ps)
+	}
+
+	// The bound leaves ordinary reuse alone: an anchored rule merged into
+	// many others.
+	b.Reset()
+	b.WriteString(base + "rules:\n  - &r {name: r0, prefix: /p0, allow: {groups: [a, b, c]}}\n")
+	for i := 1; i < 2000; i++ {
+		fmt.Fprintf(&b, "  - {<<: *r, name: r%d, prefix: /p%d}\n", i, i)
+	}
+	if c := mustParse(t, b.String()); len(c.Rules) != 2000 {
+		t.Fatalf("got %d rules, want 2000", len(c.Rules))
+	}
 }

@@ -24,6 +24,42 @@ type walker struct {
 	problems Problems
 	bad      []string // paths with a problem; validation stays quiet about them
 	expanded map[*yaml.Node]bool
+	// budget is how many more nodes the walk may visit. Aliases make a
+	// tree a graph that the walk expands, so a few lines of anchors can
+	// stand for billions of values ("billion laughs"); the budget bounds
+	// that at the document's own size plus maxAliasExpansion.
+	budget    int
+	exhausted bool
+}
+
+// maxAliasExpansion is how many nodes, beyond those written in the file,
+// aliases may add to the walk. Real configurations reuse a few mappings;
+// this is orders of magnitude more than they need.
+const maxAliasExpansion = 100_000
+
+// countNodes counts the nodes written in the document under n, without
+// following aliases.
+func countNodes(n *yaml.Node) int {
+	c := 1
+	for _, child := range n.Content {
+		c += countNodes(child)
+	}
+	return c
+}
+
+// visit spends one node of the budget on n. It reports false, and records
+// the problem once, when the budget is gone: the walk then stops.
+func (w *walker) visit(n *yaml.Node) bool {
+	if w.exhausted {
+		return false
+	}
+	if w.budget--; w.budget >= 0 {
+		return true
+	}
+	w.exhausted = true
+	w.problems = append(w.problems, Problem{File: w.file, Line: n.Line,
+		Message: fmt.Sprintf("aliases expand the document by more than %d values (a YAML alias bomb?); write the values out instead", maxAliasExpansion)})
+	return false
 }
 
 var (
@@ -72,6 +108,9 @@ func zeroNode(t reflect.Type, line int) *yaml.Node {
 // value checks n against type t at path. It returns false when n must be
 // replaced by null because it cannot be decoded into t.
 func (w *walker) value(n *yaml.Node, t reflect.Type, path string) bool {
+	if !w.visit(n) {
+		return false
+	}
 	if n.Kind == yaml.AliasNode {
 		return w.value(n.Alias, t, path)
 	}
@@ -161,7 +200,7 @@ func (w *walker) mapping(n *yaml.Node, t reflect.Type, path string, merged bool)
 	seen := map[string]int{}
 	kept := make([]*yaml.Node, 0, len(n.Content))
 	var merges []*yaml.Node
-	for i := 0; i+1 < len(n.Content); i += 2 {
+	for i := 0; i+1 < len(n.Content) && !w.exhausted; i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
 			merges = append(merges, v)
@@ -199,6 +238,9 @@ func (w *walker) mapping(n *yaml.Node, t reflect.Type, path string, merged bool)
 
 // merge walks the mapping(s) a "<<" key refers to.
 func (w *walker) merge(n *yaml.Node, t reflect.Type, path string) {
+	if !w.visit(n) {
+		return
+	}
 	switch n.Kind {
 	case yaml.AliasNode:
 		w.merge(n.Alias, t, path)
