@@ -8,6 +8,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // MinSecretBytes is the shortest session secret accepted.
@@ -242,6 +244,13 @@ func (v *checker) redis(r Redis) {
 			v.add("session.redis.url", "must be a redis:// or rediss:// URL")
 		case u.Host == "":
 			v.add("session.redis.url", "must include a host")
+		default:
+			// What session.NewRedisClient does at start-up: go-redis refuses
+			// a database path that is not a number and unknown ?options.
+			// Its messages quote the path or the option, never the userinfo.
+			if _, err := redis.ParseURL(r.URL); err != nil {
+				v.add("session.redis.url", "%s", strings.TrimPrefix(urlCause(err).Error(), "redis: "))
+			}
 		}
 		if r.MasterName != "" {
 			v.add("session.redis.master_name", "applies only with addrs (sentinel)")

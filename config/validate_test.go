@@ -77,6 +77,11 @@ func TestValidationProblems(t *testing.T) {
 			[]string{"test.yaml:6: session.redis.db: must be 0 when addrs lists several servers without master_name"}},
 		{"redis url scheme", "session:\n  store: redis\n  secrets: [\"" + secret32 + "\"]\n  redis:\n    url: http://:pw@127.0.0.1:6379\nproviders: [{id: l, type: local, users_file: u}]\n",
 			[]string{"test.yaml:5: session.redis.url: must be a redis:// or rediss:// URL"}},
+		// go-redis refuses these at start-up, so check must too.
+		{"redis url db", "session:\n  store: redis\n  secrets: [\"" + secret32 + "\"]\n  redis:\n    url: redis://:s3cret-pw@127.0.0.1:6379/sessions\nproviders: [{id: l, type: local, users_file: u}]\n",
+			[]string{`test.yaml:5: session.redis.url: invalid database number: "sessions"`}},
+		{"redis url option", "session:\n  store: redis\n  secrets: [\"" + secret32 + "\"]\n  redis:\n    url: redis://:s3cret-pw@127.0.0.1:6379/0?timeout=5s\nproviders: [{id: l, type: local, users_file: u}]\n",
+			[]string{"test.yaml:5: session.redis.url: unexpected option: timeout"}},
 
 		{"no providers", "session:\n  secrets: [\"" + secret32 + "\"]\n",
 			[]string{"test.yaml:1: providers: at least one provider"}},
