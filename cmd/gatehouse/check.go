@@ -58,6 +58,10 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 			bad = true
 		}
 	}
+	for _, p := range keyFileProblems(cfg) {
+		fmt.Fprintln(stdout, p.String())
+		bad = true
+	}
 	if bad {
 		return 1
 	}

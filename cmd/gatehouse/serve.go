@@ -33,6 +33,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	cfg, err := config.Load(*cfgPath)
+	if err == nil {
+		if ps := keyFileProblems(cfg); len(ps) > 0 {
+			err = ps
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
