@@ -81,7 +81,13 @@ func parse(data []byte, source string, lookup func(string) (string, bool)) (*Con
 	if err := decodeStrict(root, cfg); err != nil {
 		// The walk has already rejected everything the decoder would; this
 		// is a safety net, whose line numbers refer to the re-encoded text.
-		problems := append(w.problems, Problem{File: source, Message: err.Error()})
+		// When the walk found problems, the tree it pruned can fail to
+		// re-encode for their sake alone (an alias of an anchor defined
+		// under a rejected key is "unknown"): they are the whole story.
+		problems := w.problems
+		if len(problems) == 0 {
+			problems = Problems{{File: source, Message: err.Error()}}
+		}
 		problems.sortByLine()
 		return nil, problems
 	}

@@ -229,6 +229,10 @@ func TestMergeKeys(t *testing.T) {
 	wantProblems(t, ps, "test.yaml:5: x: unknown key")
 	ps = problemsOf(t, base+"rules:\n  - <<: {bogus: 1}\n    allow: public\n", noEnv)
 	wantProblems(t, ps, "test.yaml:6: rules[0].bogus: unknown key")
+	// An anchor defined under an unknown key (docker-compose's x- keys) is
+	// reported as that key, not also as an "unknown anchor" without a line.
+	ps = problemsOf(t, base+"x-common: &c {allow: public}\nrules:\n  - {<<: *c, name: a, prefix: /}\n", noEnv)
+	wantProblems(t, ps, "test.yaml:5: x-common: unknown key")
 }
 
 func TestSecretFiles(t *testing.T) {
