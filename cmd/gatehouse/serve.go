@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -50,7 +51,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	defer a.Close()
+	// Reloads come from the file watcher and from SIGHUP: one at a time,
+	// so a slower, older reload can never finish last and leave an older
+	// file's config running.
+	var reloading sync.Mutex
 	reload := func() {
+		reloading.Lock()
+		defer reloading.Unlock()
 		next, err := config.Load(*cfgPath)
 		if err != nil {
 			log.Error("config reload rejected; keeping the running config", "error", err.Error())
