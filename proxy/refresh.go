@@ -27,12 +27,16 @@ type flights struct {
 	mu      sync.Mutex
 	m       map[[32]byte]*flight
 	failing map[[32]byte]time.Time // first failed refresh, by flight key
+	pruned  time.Time              // last sweep of failing
 }
 
 // failingSince records a failed refresh of key at now and returns when its
-// refreshes began failing. Entries older than twice refreshGrace are
-// dropped: their sessions have ended or recovered.
-func (fs *flights) failingSince(key [32]byte, now time.Time) time.Time {
+// refreshes began failing. An entry outlives the session it ended: a copy
+// of that session's cookie, replayed, must end at once rather than start a
+// fresh grace. So entries go only when a refresh succeeds, or once older
+// than keep (the session lifetime: no session that old is still valid),
+// swept at most once a minute.
+func (fs *flights) failingSince(key [32]byte, now time.Time, keep time.Duration) time.Time {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if t, ok := fs.failing[key]; ok {
@@ -41,16 +45,19 @@ func (fs *flights) failingSince(key [32]byte, now time.Time) time.Time {
 	if fs.failing == nil {
 		fs.failing = map[[32]byte]time.Time{}
 	}
-	for k, t := range fs.failing {
-		if now.Sub(t) > 2*refreshGrace {
-			delete(fs.failing, k)
+	if now.Sub(fs.pruned) >= time.Minute {
+		for k, t := range fs.failing {
+			if now.Sub(t) > keep {
+				delete(fs.failing, k)
+			}
 		}
+		fs.pruned = now
 	}
 	fs.failing[key] = now
 	return now
 }
 
-// recovered forgets key's failures.
+// recovered forgets key's failures: its refresh succeeded.
 func (fs *flights) recovered(key [32]byte) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
@@ -191,8 +198,8 @@ func (g *Gateway) doRefresh(r *http.Request, st *state, sess *session.Session, r
 		}
 		g.opts.Metrics.Refresh(sess.Identity.Provider, metrics.OutcomeError)
 		now := g.now()
-		if since := g.flights.failingSince(key, now); now.Sub(since) >= refreshGrace {
-			g.flights.recovered(key) // the session ends: nothing left to count
+		keep := max(st.cfg.Session.Lifetime, 2*refreshGrace)
+		if since := g.flights.failingSince(key, now, keep); now.Sub(since) >= refreshGrace {
 			g.log.WarnContext(r.Context(), "refresh failing for too long; session ended", "request_id", requestID(r.Context()), "provider", sess.Identity.Provider, "subject", sess.Identity.Subject, "failing_since", since, "error", err)
 			return nil, nil
 		}

@@ -169,9 +169,22 @@ func TestRefreshOutageIsBounded(t *testing.T) {
 				t.Fatalf("token requests %d, want %d (one retry)", n, before+1)
 			}
 			clock.Advance(2 * time.Minute)
+			saved := c.Jar.Cookies(mustURL(e.srv.URL)) // a copy of the cookie, kept by a thief or a script
 			resp := e.get(c, "/", "Accept", "application/json")
 			if resp.StatusCode != http.StatusUnauthorized {
 				t.Fatalf("61 minutes into the outage: status %d, want 401", resp.StatusCode)
+			}
+			// Replayed later, the copy does not start a fresh hour.
+			clock.Advance(5 * time.Minute)
+			replay, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/", nil)
+			replay.Header.Set("Accept", "application/json")
+			for _, ck := range saved {
+				replay.AddCookie(ck)
+			}
+			if resp, err := http.DefaultClient.Do(replay); err != nil {
+				t.Fatal(err)
+			} else if resp.Body.Close(); resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("the ended session's cookie replayed: status %d, want 401", resp.StatusCode)
 			}
 			if mode == "cookie" && expiredSession(resp) == nil {
 				t.Fatalf("session cookie not cleared: %v", resp.Header["Set-Cookie"])
