@@ -168,9 +168,7 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) error {
 			ctx, cancel = context.WithDeadline(ctx, end)
 			defer cancel()
 		}
-		if sess != nil {
-			defer g.watchTunnel(r, cancel, host, path)()
-		}
+		defer g.watchTunnel(r, cancel, host, path, id, sess != nil)()
 		r = r.WithContext(ctx)
 	}
 	if up.demo {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/testpeers"
 )
 
@@ -121,6 +122,33 @@ func TestReloadDenyingPathClosesOpenWebSocket(t *testing.T) {
 	next := *e.cfg
 	next.Rules = slices.Clone(e.cfg.Rules)
 	next.Rules[0].Allow.Users = []string{"bob"}
+	if err := e.gw.Reload(&next); err != nil {
+		t.Fatal(err)
+	}
+	tick(t, ticks)
+	wantClosed(t, conn, br)
+}
+
+// Tunnels opened without a session (anonymous on a public path, or with a
+// bearer token) are judged again too: a reload that makes the path private
+// closes an anonymous tunnel at the next check. Before, only tunnels with a
+// session were watched, so an anonymous one stayed open for good.
+func TestReloadClosesAnonymousWebSocket(t *testing.T) {
+	ticks := make(chan time.Time, 1)
+	e := newEnv(t, envOptions{
+		rules:        "  - {name: ws, prefix: /ws, allow: public}\n",
+		upstreams:    fmt.Sprintf("  - {path: /, url: %q}\n", wsUpstream(t).URL),
+		tunnelChecks: ticks,
+	})
+	conn, br := openTunnel(t, e, e.client()) // no session: anonymous
+	tick(t, ticks)
+	tick(t, ticks)
+	tick(t, ticks)
+	echoOver(t, conn, br)
+
+	next := *e.cfg
+	next.Rules = slices.Clone(e.cfg.Rules)
+	next.Rules[0].Allow = config.Allow{Authenticated: true}
 	if err := e.gw.Reload(&next); err != nil {
 		t.Fatal(err)
 	}
