@@ -132,6 +132,11 @@ func normalizePath(escaped string) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		if dotsAndSpaces(seg) {
+			// Windows drops trailing spaces: "..%20" would climb a level
+			// there and nowhere else. No real name is only dots and spaces.
+			return "", ambiguousPath("segment of dots and spaces")
+		}
 		switch seg {
 		case "", ".":
 			trailing = last
@@ -398,4 +403,22 @@ func trimTrailingDotsAndSpaces(path string) string {
 	})
 	b.WriteString(path[last:])
 	return b.String()
+}
+
+// dotsAndSpaces reports whether a canonical segment is made of dots and
+// encoded spaces only, with at least one of each ("..%20", "%20.").
+func dotsAndSpaces(seg string) bool {
+	dots, spaces := false, false
+	for i := 0; i < len(seg); i++ {
+		switch {
+		case seg[i] == '.':
+			dots = true
+		case strings.HasPrefix(seg[i:], "%20"):
+			spaces = true
+			i += 2
+		default:
+			return false
+		}
+	}
+	return dots && spaces
 }

@@ -99,6 +99,10 @@ func TestNormalizePathErrors(t *testing.T) {
 		{"path parameter after encoded hash", "/public%23/..;/admin", true},
 		{"encoded NUL after encoded hash", "/public%23/%00", true},
 		{"dotdot cut by encoded hash", "/admin/..%23/x", true},
+		{"dotdot and a trailing space", "/static/x/..%20/admin", true},
+		{"dot and a trailing space", "/static/.%20/x", true},
+		{"dotdot and a raw space", "/static/x/.. /admin", true},
+		{"space then dotdot", "/static/x/%20../admin", true},
 		{"dot cut by encoded hash", "/a/.%23x", true},
 		{"encoded dotdot cut by encoded hash", "/admin/%2e%2E%23x", true},
 	}
