@@ -44,7 +44,7 @@ func (g *Gateway) identify(w http.ResponseWriter, r *http.Request, st *state) (*
 		// copies of it, is a security event (tampering, cookie tossing, a
 		// key retired too early): logged at the default level, never the
 		// cookie itself.
-		g.log.InfoContext(r.Context(), "session cookie rejected", "request_id", requestID(r.Context()), "remote", r.RemoteAddr, "error", err)
+		g.log.InfoContext(r.Context(), "session cookie rejected", "request_id", requestID(r.Context()), "client_ip", st.trusted.ClientIP(r).String(), "error", err)
 		return nil, nil, nil
 	default:
 		g.log.DebugContext(r.Context(), "session rejected", "request_id", requestID(r.Context()), "error", err)
