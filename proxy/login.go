@@ -161,21 +161,25 @@ func (g *Gateway) callback(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return badRequest("Unknown sign-in method.", nil)
 	}
+	// RFC 9207 (mix-up defence, RFC 9700 §2.1): an answer, error answers
+	// included, naming an issuer must name the one the login went to, and
+	// one from a provider without an issuer identifier (GitHub) must name
+	// none; a provider that promises the parameter must send it.
+	if err := checkIssParam(p, q); err != nil {
+		return badRequest("The sign-in answer came from the wrong identity provider.", err)
+	}
 	if e := q.Get("error"); e != "" {
 		// The provider refused the login (access_denied, …): a failed
 		// login like any other. Its error_description is neither shown
-		// nor logged; the code is logged quoted.
+		// nor logged; the code (RFC 6749: a short ASCII word) is logged
+		// quoted and cut to 64 bytes.
+		if len(e) > 64 {
+			e = e[:64]
+		}
 		err := fmt.Errorf("callback: provider error %q", e)
 		g.log.WarnContext(r.Context(), "login failed", "request_id", requestID(r.Context()), "provider", p.ID(), "error", err)
 		g.opts.Metrics.Login(p.ID(), metrics.OutcomeFailure)
 		return newHTTPError(http.StatusForbidden, "The identity provider did not complete the sign-in.", err)
-	}
-	// RFC 9207 (mix-up defence, RFC 9700 §2.1): an answer naming an issuer
-	// must name the one the login went to, and one from a provider without
-	// an issuer identifier (GitHub) must name none; a provider that promises
-	// the parameter must send it.
-	if err := checkIssParam(p, q); err != nil {
-		return badRequest("The sign-in answer came from the wrong identity provider.", err)
 	}
 	code := q.Get("code")
 	if code == "" {

@@ -43,7 +43,16 @@ func TestProviderRefusedLoginIsLoggedAndCounted(t *testing.T) {
 	c := e.client()
 	start := e.get(c, "/oauth2/start?provider=idp&rd=%2F")
 	state := mustURL(start.Header.Get("Location")).Query().Get("state")
-	resp := e.get(c, "/oauth2/callback?state="+urlEscape(state)+"&error=access_denied&error_description="+urlEscape("<script>alert(1)</script>"))
+	// RFC 9207: the provider names itself in error answers too. An error
+	// answer naming another issuer (a mix-up) is refused before it is
+	// counted against this provider.
+	c2 := e.client()
+	mixStart := e.get(c2, "/oauth2/start?provider=idp&rd=%2F")
+	mixState := mustURL(mixStart.Header.Get("Location")).Query().Get("state")
+	if mix := e.get(c2, "/oauth2/callback?state="+urlEscape(mixState)+"&iss="+urlEscape("https://evil.example")+"&error=access_denied"); mix.StatusCode != http.StatusBadRequest {
+		t.Fatalf("error answer from another issuer: status %d, want 400", mix.StatusCode)
+	}
+	resp := e.get(c, "/oauth2/callback?state="+urlEscape(state)+"&iss="+urlEscape(e.idp.Issuer())+"&error=access_denied&error_description="+urlEscape("<script>alert(1)</script>"))
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("callback with error: status %d, want 403", resp.StatusCode)
 	}
