@@ -25,7 +25,7 @@ func keyFileProblems(cfg *config.Config) config.Problems {
 			key := "server.tls_cert_file"
 			var pe *fs.PathError
 			if errors.As(err, &pe) && pe.Path == s.TLSKeyFile && pe.Path != s.TLSCertFile ||
-				!errors.As(err, &pe) && strings.Contains(err.Error(), "key input") {
+				!errors.As(err, &pe) && (strings.Contains(err.Error(), "key input") || strings.Contains(err.Error(), "private key")) {
 				key = "server.tls_key_file"
 			}
 			ps = append(ps, cfg.Problem(key, keyFileMessage(err)))

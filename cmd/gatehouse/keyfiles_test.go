@@ -20,6 +20,7 @@ func TestKeyFilesAreChecked(t *testing.T) {
 	writeCert(t, dir, 1) // tls.crt, tls.key
 	users := writeTestFile(t, dir, "users.yaml", "users:\n  - {username: carol, password: \""+cheapHash("pw")+"\"}\n")
 	writeTestFile(t, dir, "garbage.pem", "not a PEM file\n")
+	writeTestFile(t, dir, "badkey.pem", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
 	keyPEM, err := assertion.NewKeyPEM()
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +40,8 @@ func TestKeyFilesAreChecked(t *testing.T) {
 			"gatehouse.yaml:3: server.tls_cert_file: failed to find any PEM data in certificate input"},
 		{"TLS key not PEM", "server: {listen: 127.0.0.1:0, tls_cert_file: tls.crt, tls_key_file: garbage.pem}\n",
 			"gatehouse.yaml:3: server.tls_key_file: failed to find any PEM data in key input"},
+		{"TLS key a PEM block that is no key", "server: {listen: 127.0.0.1:0, tls_cert_file: tls.crt, tls_key_file: badkey.pem}\n",
+			"gatehouse.yaml:3: server.tls_key_file: "},
 		{"missing assertion key", "server: {listen: 127.0.0.1:0}\nassertion:\n  key_file: nope.pem\n",
 			"gatehouse.yaml:5: assertion.key_file: cannot read " + filepath.Join(dir, "nope.pem") + ": no such file"},
 		{"assertion key not PEM", "server: {listen: 127.0.0.1:0}\nassertion:\n  key_file: garbage.pem\n",
