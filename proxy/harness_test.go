@@ -284,6 +284,24 @@ func (e *env) get(c *http.Client, path string, hdr ...string) *http.Response {
 	return resp
 }
 
+// signOut signs c out the way the sign-out page's form does (POST with its
+// CSRF token) and returns the answer, its body closed.
+func (e *env) signOut(c *http.Client) *http.Response {
+	e.t.Helper()
+	m := csrfRe.FindStringSubmatch(body(e.t, e.get(c, "/oauth2/sign_out")))
+	if m == nil {
+		e.t.Fatal("the sign-out page has no CSRF token")
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.url("/oauth2/sign_out"), strings.NewReader("csrf="+m[1]))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := c.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
 func (e *env) url(path string) string {
 	if strings.HasPrefix(path, "http") {
 		return path

@@ -82,22 +82,14 @@ func TestRedisSignOutRevokesCopiedCookie(t *testing.T) {
 	e.oidcLogin(c, "/")
 	copied := c.Jar.Cookies(mustURL(e.srv.URL))
 
-	page := e.get(c, "/oauth2/sign_out")
-	m := csrfRe.FindStringSubmatch(body(t, page))
-	req, _ := http.NewRequest(http.MethodPost, e.url("/oauth2/sign_out"), strings.NewReader("csrf="+m[1]))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	e.signOut(c)
 
-	req, _ = http.NewRequest(http.MethodGet, e.url("/"), nil)
+	req, _ := http.NewRequest(http.MethodGet, e.url("/"), nil)
 	req.Header.Set("Accept", "application/json")
 	for _, ck := range copied {
 		req.AddCookie(ck)
 	}
-	resp, err = http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

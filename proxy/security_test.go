@@ -70,14 +70,7 @@ func TestSignOutClearsSiteData(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.client()
 	e.oidcLogin(c, "/")
-	m := csrfRe.FindStringSubmatch(body(t, e.get(c, "/oauth2/sign_out")))
-	req, _ := http.NewRequest(http.MethodPost, e.url("/oauth2/sign_out"), strings.NewReader("csrf="+m[1]))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp := e.signOut(c)
 	if got := resp.Header.Get("Clear-Site-Data"); got != `"cookies"` {
 		t.Fatalf("Clear-Site-Data %q", got)
 	}

@@ -68,6 +68,17 @@ func lastTick(ticks chan time.Time) {
 	}
 }
 
+// reloadFirstRule reloads e's config with its first rule allowing allow.
+func reloadFirstRule(t *testing.T, e *env, allow config.Allow) {
+	t.Helper()
+	next := *e.cfg
+	next.Rules = slices.Clone(e.cfg.Rules)
+	next.Rules[0].Allow = allow
+	if err := e.gw.Reload(&next); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func wantClosed(t *testing.T, conn net.Conn, br *bufio.Reader) {
 	t.Helper()
 	_, err := br.ReadByte()
@@ -98,14 +109,7 @@ func TestSignOutClosesOpenWebSocket(t *testing.T) {
 	tick(t, ticks) // taken: the first two checks are done
 	echoOver(t, conn, br)
 
-	m := csrfRe.FindStringSubmatch(body(t, e.get(c, "/oauth2/sign_out")))
-	req, _ := http.NewRequest(http.MethodPost, e.url("/oauth2/sign_out"), strings.NewReader("csrf="+m[1]))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	e.signOut(c)
 	lastTick(ticks)
 	wantClosed(t, conn, br)
 	if !strings.Contains(e.logs.String(), `"msg":"websocket closed"`) {
@@ -130,12 +134,7 @@ func TestReloadDenyingPathClosesOpenWebSocket(t *testing.T) {
 	tick(t, ticks)
 	echoOver(t, conn, br)
 
-	next := *e.cfg
-	next.Rules = slices.Clone(e.cfg.Rules)
-	next.Rules[0].Allow.Users = []string{"bob"}
-	if err := e.gw.Reload(&next); err != nil {
-		t.Fatal(err)
-	}
+	reloadFirstRule(t, e, config.Allow{Users: []string{"bob"}})
 	lastTick(ticks)
 	wantClosed(t, conn, br)
 }
@@ -157,12 +156,7 @@ func TestReloadClosesAnonymousWebSocket(t *testing.T) {
 	tick(t, ticks)
 	echoOver(t, conn, br)
 
-	next := *e.cfg
-	next.Rules = slices.Clone(e.cfg.Rules)
-	next.Rules[0].Allow = config.Allow{Authenticated: true}
-	if err := e.gw.Reload(&next); err != nil {
-		t.Fatal(err)
-	}
+	reloadFirstRule(t, e, config.Allow{Authenticated: true})
 	lastTick(ticks)
 	wantClosed(t, conn, br)
 }
