@@ -43,7 +43,10 @@ func (g *Gateway) identify(w http.ResponseWriter, r *http.Request, st *state) (*
 		// A cookie that fails its signature or decoding, or conflicting
 		// copies of it, is a security event (tampering, cookie tossing, a
 		// key retired too early): logged at the default level, never the
-		// cookie itself.
+		// cookie itself. It is not cleared, unlike oauth2-proxy: when a
+		// sibling subdomain planted a Domain cookie next to the user's own,
+		// clearing could expire only the user's and leave the planted one
+		// to log the browser in as the attacker.
 		g.log.InfoContext(r.Context(), "session cookie rejected", "request_id", requestID(r.Context()), "client_ip", st.trusted.ClientIP(r).String(), "error", err)
 		return nil, nil, nil
 	default:
