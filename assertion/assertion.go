@@ -28,6 +28,10 @@ const Header = "X-Gatehouse-Assertion"
 const (
 	DefaultTTL       = 5 * time.Minute
 	DefaultCacheSize = 10000
+	// RetiredKeyGrace is how long, beyond the token lifetime, the previous
+	// key stays in the JWKS after a rotation: the clock skew upstreams
+	// usually allow (go-jose's default leeway).
+	RetiredKeyGrace = time.Minute
 )
 
 // ErrInvalidIdentity: Sign was given no identity, no subject, no audience,
@@ -212,8 +216,11 @@ func (s *Signer) For(id *identity.Identity, audience, cacheKey string) (string, 
 }
 
 // JWKS returns the public key set, pre-rendered as JSON: the current key
-// and, after a rotation, the previous one, each with kid (the RFC 7638
-// SHA-256 thumbprint), alg and use "sig". The slice is shared: do not
+// and, for RetiredKeyGrace plus the token lifetime after a rotation, the
+// previous one, each with kid (the RFC 7638 SHA-256 thumbprint), alg and
+// use "sig". The previous key is published only as long as a token it
+// signed can still be valid: a retired key (say, one rotated out because it
+// leaked) must not keep verifying assertions. The slice is shared: do not
 // modify it.
 //
 // Serve it as GET {prefix}/jwks.json with Content-Type application/json
@@ -222,14 +229,21 @@ func (s *Signer) For(id *identity.Identity, audience, cacheKey string) (string, 
 // (go-oidc's RemoteKeySet and most JWT libraries do); the previous key
 // stays published, so tokens signed just before a rotation keep verifying
 // until they expire.
-func (s *Signer) JWKS() []byte { return s.state.Load().jwks }
+func (s *Signer) JWKS() []byte {
+	st := s.state.Load()
+	if st.prev != nil && s.now().Before(st.prevUntil) {
+		return st.jwks
+	}
+	return st.jwksCur
+}
 
 // KeyID is the kid of the current signing key.
 func (s *Signer) KeyID() string { return s.state.Load().kid }
 
 // Rotate makes key the signing key (nil: a fresh P-256 key) and keeps the
-// outgoing key's public half in the JWKS as the previous key; the one
-// before that is dropped. Rotating to the current key changes nothing.
+// outgoing key's public half in the JWKS as the previous key until the
+// tokens it signed have expired (ttl plus RetiredKeyGrace); the one before
+// that is dropped. Rotating to the current key changes nothing.
 // Cached tokens are re-signed with the new key on their next use.
 func (s *Signer) Rotate(key crypto.Signer) error {
 	if key == nil {
@@ -254,6 +268,9 @@ func (s *Signer) rotateLocked(key crypto.Signer) error {
 	if st.kid == old.kid {
 		return nil
 	}
+	// A request that loaded the old state just before the swap may still
+	// sign with it, so its tokens expire up to ttl from now.
+	st.prevUntil = s.now().Add(s.ttl + RetiredKeyGrace)
 	s.state.Store(st)
 	s.log.Info("assertion: signing key rotated", "kid", st.kid, "previous_kid", old.kid)
 	return nil

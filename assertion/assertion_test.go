@@ -1,6 +1,9 @@
 package assertion
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -235,5 +238,53 @@ func TestGoOIDCUpstream(t *testing.T) {
 	}
 	if _, err := v.Verify(t.Context(), mustSign(t, s, alice(), "other.example.com")); err == nil {
 		t.Error("go-oidc accepted a token for another audience")
+	}
+}
+
+// TestRetiredKeyUnpublished: once every token the previous key signed has
+// expired, the key leaves jwks.json, so an assertion forged with a retired
+// (say, leaked) key no longer verifies at an upstream that follows the
+// README, even right after it refetched the key set.
+func TestRetiredKeyUnpublished(t *testing.T) {
+	c := newClock()
+	s := newSigner(t, config.Assertion{}, Options{Now: c.Now})
+	up := &upstream{t: t, url: serveJWKS(t, s), now: c.Now}
+	leaked, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Rotate(leaked); err != nil {
+		t.Fatal(err)
+	}
+	signedBefore := mustSign(t, s, alice(), "app")
+	if err := s.Rotate(nil); err != nil { // retire the leaked key
+		t.Fatal(err)
+	}
+	// The attacker's signer holds the retired key.
+	forger := newSigner(t, config.Assertion{}, Options{Now: c.Now})
+	if err := forger.Rotate(leaked); err != nil {
+		t.Fatal(err)
+	}
+
+	c.Advance(DefaultTTL) // tokens signed before the rotation may still be valid
+	up.refresh()
+	if len(up.keys.Keys) != 2 {
+		t.Fatalf("JWKS has %d keys within the grace period, want current and previous", len(up.keys.Keys))
+	}
+	if _, err := up.verify(signedBefore, "app"); err != nil {
+		t.Errorf("token signed before the rotation, within its lifetime: %v", err)
+	}
+
+	c.Advance(RetiredKeyGrace + time.Second)
+	up.refresh()
+	if len(up.keys.Keys) != 1 || up.keys.Keys[0].KeyID != s.KeyID() {
+		t.Fatalf("JWKS after every token of the retired key expired: %d keys, want only the current one", len(up.keys.Keys))
+	}
+	forged := mustSign(t, forger, &identity.Identity{Provider: "corp", Subject: "admin", Roles: []string{"admin"}}, "app")
+	if _, err := up.verify(forged, "app"); err == nil {
+		t.Error("an assertion signed with the retired key verifies")
+	}
+	if _, err := up.verify(mustSign(t, s, alice(), "app"), "app"); err != nil {
+		t.Errorf("current key: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 )
@@ -26,7 +27,11 @@ type keyState struct {
 	signer jose.Signer
 	pub    jose.JSONWebKey
 	prev   *jose.JSONWebKey
-	jwks   []byte
+	// prevUntil is when prev stops being published: no token it signed
+	// can be valid after that.
+	prevUntil time.Time
+	jwks      []byte // current and previous key
+	jwksCur   []byte // current key only
 }
 
 // newKeyState builds the state for key, keeping prev (may be nil) as the
@@ -51,11 +56,15 @@ func newKeyState(key crypto.Signer, prev *jose.JSONWebKey, gen uint64) (*keyStat
 	}
 	st := &keyState{gen: gen, kid: pub.KeyID, alg: alg, signer: signer, pub: pub, prev: prev}
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{pub}}
+	if st.jwksCur, err = json.Marshal(set); err != nil {
+		return nil, fmt.Errorf("assertion: render JWKS: %w", err)
+	}
+	st.jwks = st.jwksCur
 	if prev != nil {
 		set.Keys = append(set.Keys, *prev)
-	}
-	if st.jwks, err = json.Marshal(set); err != nil {
-		return nil, fmt.Errorf("assertion: render JWKS: %w", err)
+		if st.jwks, err = json.Marshal(set); err != nil {
+			return nil, fmt.Errorf("assertion: render JWKS: %w", err)
+		}
 	}
 	return st, nil
 }
