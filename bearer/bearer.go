@@ -10,7 +10,8 @@
 //   - Only each issuer's allowlisted asymmetric algorithms are accepted
 //     (default RS256, ES256); "none" and HS* never are, and the key's type
 //     and curve must fit the algorithm, so an HS256 token keyed with an RSA
-//     public key, or an ES256 header over an RSA key, fails.
+//     public key, or an ES256 header over an RSA key, fails. RSA keys under
+//     2048 bits (RFC 7518 §3.3) are left out of the key set.
 //   - iss selects the issuer by exact string match (a trailing slash is a
 //     different issuer); aud must name a configured audience; exp is
 //     required; exp, nbf and iat are checked with a small leeway.

@@ -27,6 +27,8 @@ const (
 	fetchTimeout = 10 * time.Second
 	// maxDocBytes bounds discovery and JWKS responses.
 	maxDocBytes = 1 << 20
+	// minRSABits is the smallest RSA modulus a JWKS key may have.
+	minRSABits = 2048
 )
 
 // keySnapshot is one successfully fetched key set. It is immutable; a
@@ -222,6 +224,11 @@ func (s *keySource) fetch(ctx context.Context) error {
 		}
 		if _, symmetric := k.Key.([]byte); symmetric {
 			continue // never verify with a shared secret
+		}
+		if pk, ok := k.Key.(*rsa.PublicKey); ok && pk.N.BitLen() < minRSABits {
+			// RFC 7518 §3.3 (RS*) and §3.5 (PS*); Go only refuses under 1024.
+			s.log.Warn("bearer: skipping RSA key under 2048 bits", "issuer", s.issuer, "kid", k.KeyID, "bits", pk.N.BitLen())
+			continue
 		}
 		snap.keys = append(snap.keys, k.Public())
 	}

@@ -1,8 +1,13 @@
 package bearer
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -175,5 +180,40 @@ func TestJWKSURLSkipsDiscovery(t *testing.T) {
 	}
 	if n := e.http.count("/.well-known/openid-configuration"); n != 0 {
 		t.Errorf("discovery asked %d times, want 0", n)
+	}
+}
+
+// TestWeakRSAKeySkipped: an RSA key under 2048 bits in the JWKS never
+// verifies (RFC 7518 §3.3: "a key of size 2048 bits or larger MUST be
+// used"; Go itself still accepts 1024), while a 2048-bit key beside it does.
+func TestWeakRSAKeySkipped(t *testing.T) {
+	weak, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	strong := rsaKey(t)
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
+		{Key: weak.Public(), KeyID: "weak", Algorithm: "RS256", Use: "sig"},
+		{Key: strong.Public(), KeyID: "strong", Algorithm: "RS256", Use: "sig"},
+	}}
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(set)
+	}))
+	t.Cleanup(jwks.Close)
+	e := setup(t, nil, func(_ *env, c *config.BearerIssuer, _ *Options) { c.JWKSURL = jwks.URL })
+	for _, tc := range []struct {
+		kid string
+		key *rsa.PrivateKey
+		ok  bool
+	}{{"weak", weak, false}, {"", weak, false}, {"strong", strong, true}} {
+		tok := signWith(t, tc.key, jose.RS256, map[jose.HeaderKey]any{"kid": tc.kid}, e.claims())
+		_, err := e.v.Verify(t.Context(), tok)
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("kid %q: %v", tc.kid, err)
+		case !tc.ok && !errors.Is(err, ErrInvalidToken):
+			t.Errorf("kid %q, %d-bit key: %v, want ErrInvalidToken", tc.kid, tc.key.N.BitLen(), err)
+		}
 	}
 }
