@@ -60,7 +60,7 @@ func NormalizePath(escaped string) (string, error) {
 
 // simplePath reports whether p is already in NormalizePath's output form
 // and needs no work: it starts with "/", every byte is a plain pchar (no
-// percent-encoding, nothing to escape), no segment is empty (but the
+// percent-encoding, nothing to escape, no ':'), no segment is empty (but the
 // last), and none starts with a dot. Most request paths are.
 func simplePath(p string) bool {
 	if p == "" || p[0] != '/' {
@@ -69,8 +69,8 @@ func simplePath(p string) bool {
 	for i := 0; i < len(p); i++ {
 		c := p[i]
 		if c != '/' {
-			if c == '%' || c == ';' || !isPchar(c) {
-				return false
+			if c == '%' || c == ';' || c == ':' || !isPchar(c) {
+				return false // ':' may name an NTFS stream: the full rules decide
 			}
 			continue
 		}
@@ -136,6 +136,12 @@ func normalizePath(escaped string) (string, error) {
 			// Windows drops trailing spaces: "..%20" would climb a level
 			// there and nowhere else. No real name is only dots and spaces.
 			return "", ambiguousPath("segment of dots and spaces")
+		}
+		if ntfsStream(seg) {
+			// NTFS names a file's streams "name::$TYPE": IIS serves
+			// /admin::$INDEX_ALLOCATION/x as /admin/x, a path the rules
+			// would judge as outside /admin.
+			return "", ambiguousPath("NTFS stream name")
 		}
 		switch seg {
 		case "", ".":
@@ -421,4 +427,28 @@ func dotsAndSpaces(seg string) bool {
 		}
 	}
 	return dots && spaces
+}
+
+// ntfsStream reports whether a canonical segment names an NTFS stream
+// ("::$", with the colons and the dollar sign raw or percent-encoded, as
+// canonicalSegment leaves them: %3A, %24).
+func ntfsStream(seg string) bool {
+	if strings.IndexByte(seg, ':') < 0 && !strings.Contains(seg, "%3A") {
+		return false
+	}
+	var b strings.Builder
+	b.Grow(len(seg))
+	for i := 0; i < len(seg); i++ {
+		switch {
+		case strings.HasPrefix(seg[i:], "%3A"):
+			b.WriteByte(':')
+			i += 2
+		case strings.HasPrefix(seg[i:], "%24"):
+			b.WriteByte('$')
+			i += 2
+		default:
+			b.WriteByte(seg[i])
+		}
+	}
+	return strings.Contains(b.String(), ":$")
 }

@@ -103,6 +103,10 @@ func TestNormalizePathErrors(t *testing.T) {
 		{"dot and a trailing space", "/static/.%20/x", true},
 		{"dotdot and a raw space", "/static/x/.. /admin", true},
 		{"space then dotdot", "/static/x/%20../admin", true},
+		{"NTFS index stream", "/admin::$INDEX_ALLOCATION/x", true},
+		{"NTFS data stream", "/admin/secret.txt::$DATA", true},
+		{"NTFS stream, encoded", "/admin%3a%3a%24INDEX_ALLOCATION/x", true},
+		{"NTFS named stream", "/admin/file.txt:hidden:$DATA", true},
 		{"dot cut by encoded hash", "/a/.%23x", true},
 		{"encoded dotdot cut by encoded hash", "/admin/%2e%2E%23x", true},
 	}
