@@ -57,6 +57,17 @@ func tick(t *testing.T, ticks chan time.Time) {
 	}
 }
 
+// checksKeepTunnel lets the watch check twice while nothing changed (the
+// third tick is taken once the first two checks are done) and insists the
+// tunnel still echoes.
+func checksKeepTunnel(t *testing.T, ticks chan time.Time, conn net.Conn, br *bufio.Reader) {
+	t.Helper()
+	tick(t, ticks)
+	tick(t, ticks)
+	tick(t, ticks)
+	echoOver(t, conn, br)
+}
+
 // lastTick lets the watch check once more after the change under test. It
 // does not wait: when the buffer is still full, a check is under way that
 // may or may not have seen the change, and the tick waiting in the buffer
@@ -103,11 +114,7 @@ func TestSignOutClosesOpenWebSocket(t *testing.T) {
 	e.oidcLogin(c, "/")
 	conn, br := openTunnel(t, e, c)
 
-	// While the session stands, checks keep the tunnel.
-	tick(t, ticks)
-	tick(t, ticks)
-	tick(t, ticks) // taken: the first two checks are done
-	echoOver(t, conn, br)
+	checksKeepTunnel(t, ticks, conn, br)
 
 	e.signOut(c)
 	lastTick(ticks)
@@ -129,10 +136,7 @@ func TestReloadDenyingPathClosesOpenWebSocket(t *testing.T) {
 	c := e.client()
 	e.oidcLogin(c, "/ws")
 	conn, br := openTunnel(t, e, c)
-	tick(t, ticks)
-	tick(t, ticks)
-	tick(t, ticks)
-	echoOver(t, conn, br)
+	checksKeepTunnel(t, ticks, conn, br)
 
 	reloadFirstRule(t, e, config.Allow{Users: []string{"bob"}})
 	lastTick(ticks)
@@ -151,10 +155,7 @@ func TestReloadClosesAnonymousWebSocket(t *testing.T) {
 		tunnelChecks: ticks,
 	})
 	conn, br := openTunnel(t, e, e.client()) // no session: anonymous
-	tick(t, ticks)
-	tick(t, ticks)
-	tick(t, ticks)
-	echoOver(t, conn, br)
+	checksKeepTunnel(t, ticks, conn, br)
 
 	reloadFirstRule(t, e, config.Allow{Authenticated: true})
 	lastTick(ticks)
