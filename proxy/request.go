@@ -56,27 +56,23 @@ func (g *Gateway) identify(w http.ResponseWriter, r *http.Request, st *state) (*
 	if sess.Identity == nil {
 		return nil, nil, nil
 	}
-	if cur, ok := g.opts.Local.(localAccounts); ok && sess.Identity.Provider == g.opts.Local.ID() {
-		email, groups, exists := cur.Current(sess.Identity.Subject)
-		if !exists {
-			// A local user removed from the users file is signed out at once.
-			g.log.InfoContext(r.Context(), "session of a removed local user ended", "request_id", requestID(r.Context()), "subject", sess.Identity.Subject)
-			_ = g.opts.Sessions.Clear(w, r)
-			return nil, nil, nil
-		}
-		if email != sess.Identity.Email || !slices.Equal(groups, sess.Identity.Groups) {
-			// The users file changed the user's email or groups: a demoted
-			// administrator must not keep `groups:` access for the rest of
-			// the session. The session takes the file's values and is saved
-			// again, so the next request finds them already in place.
-			id := sess.Identity.Clone()
-			id.Email, id.EmailVerified, id.Groups = email, email != "", slices.Clone(groups)
-			sess.Identity = id
-			sess.Reissue = true
-			// Debug: behind an ingress that drops the re-issued cookie this
-			// repeats on every request of the session.
-			g.log.DebugContext(r.Context(), "local user's email or groups changed in the users file; session updated", "request_id", requestID(r.Context()), "subject", id.Subject)
-		}
+	id, changed, exists := g.localCurrent(sess.Identity)
+	if !exists {
+		// A local user removed from the users file is signed out at once.
+		g.log.InfoContext(r.Context(), "session of a removed local user ended", "request_id", requestID(r.Context()), "subject", sess.Identity.Subject)
+		_ = g.opts.Sessions.Clear(w, r)
+		return nil, nil, nil
+	}
+	if changed {
+		// The users file changed the user's email or groups: a demoted
+		// administrator must not keep `groups:` access for the rest of the
+		// session. The session takes the file's values and is saved again,
+		// so the next request finds them already in place.
+		sess.Identity = id
+		sess.Reissue = true
+		// Debug: behind an ingress that drops the re-issued cookie this
+		// repeats on every request of the session.
+		g.log.DebugContext(r.Context(), "local user's email or groups changed in the users file; session updated", "request_id", requestID(r.Context()), "subject", id.Subject)
 	}
 	if g.refreshDue(st, sess) {
 		refreshed, err := g.refresh(w, r, st, sess)
@@ -259,6 +255,27 @@ func sameOriginOrAllowed(r *http.Request, st *state, scheme string) bool {
 
 // identifyBearer authenticates an API client by its JWT. A bad token is a
 // 401 with WWW-Authenticate: Bearer error="invalid_token" — never a fallback
+// localCurrent is id as the users file has it now. For a local user whose
+// email or groups changed there, it is a fresh copy with the file's values
+// (changed); ok is false when the user was removed. Any other identity comes
+// back as it is.
+func (g *Gateway) localCurrent(id *identity.Identity) (cur *identity.Identity, changed, ok bool) {
+	local, isLocal := g.opts.Local.(localAccounts)
+	if !isLocal || id.Provider != g.opts.Local.ID() {
+		return id, false, true
+	}
+	email, groups, exists := local.Current(id.Subject)
+	if !exists {
+		return nil, false, false
+	}
+	if email == id.Email && slices.Equal(groups, id.Groups) {
+		return id, false, true
+	}
+	cur = id.Clone()
+	cur.Email, cur.EmailVerified, cur.Groups = email, email != "", slices.Clone(groups)
+	return cur, true, true
+}
+
 // to the cookie, never a redirect.
 func (g *Gateway) identifyBearer(r *http.Request, st *state, raw string) (*derived, *session.Session, error) {
 	id, err := g.opts.Bearer.Verify(r.Context(), raw)

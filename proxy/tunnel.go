@@ -74,15 +74,11 @@ func (g *Gateway) tunnelEnded(r *http.Request, host, path string, handshake *ide
 		if sess.Identity == nil {
 			return "session ended"
 		}
-		id = sess.Identity
-		if cur, ok := g.opts.Local.(localAccounts); ok && id.Provider == g.opts.Local.ID() {
-			email, groups, exists := cur.Current(id.Subject)
-			if !exists {
-				return "local user removed"
-			}
-			id = id.Clone()
-			id.Email, id.EmailVerified, id.Groups = email, email != "", groups
+		cur, _, exists := g.localCurrent(sess.Identity)
+		if !exists {
+			return "local user removed"
 		}
+		id = cur
 	}
 	st := g.state.Load()
 	var who *identity.Identity
