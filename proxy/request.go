@@ -253,8 +253,6 @@ func sameOriginOrAllowed(r *http.Request, st *state, scheme string) bool {
 	return ok
 }
 
-// identifyBearer authenticates an API client by its JWT. A bad token is a
-// 401 with WWW-Authenticate: Bearer error="invalid_token" — never a fallback
 // localCurrent is id as the users file has it now. For a local user whose
 // email or groups changed there, it is a fresh copy with the file's values
 // (changed); ok is false when the user was removed. Any other identity comes
@@ -276,6 +274,8 @@ func (g *Gateway) localCurrent(id *identity.Identity) (cur *identity.Identity, c
 	return cur, true, true
 }
 
+// identifyBearer authenticates an API client by its JWT. A bad token is a
+// 401 with WWW-Authenticate: Bearer error="invalid_token" — never a fallback
 // to the cookie, never a redirect.
 func (g *Gateway) identifyBearer(r *http.Request, st *state, raw string) (*derived, *session.Session, error) {
 	id, err := g.opts.Bearer.Verify(r.Context(), raw)
