@@ -170,11 +170,11 @@ func (s *RedisStore) loadOne(ctx context.Context, t ticket, rotated bool, now ti
 	return sess, nil
 }
 
-// loadPlanted is Load for a request carrying several ticket cookies of our
-// name (a sibling subdomain may plant one with its own Domain or Path): two
-// live sessions of different users are ErrInvalid, as with cookie sessions,
-// rather than whichever ticket comes first.
-func (s *RedisStore) loadPlanted(ctx context.Context, values []string, now time.Time) (*Session, error) {
+// loadCandidates loads the session of the request's ticket cookies of our
+// name, usually one. A sibling subdomain may plant another with its own
+// Domain or Path: two live sessions of different users are ErrInvalid, as
+// with cookie sessions, rather than whichever ticket comes first.
+func (s *RedisStore) loadCandidates(ctx context.Context, values []string, now time.Time) (*Session, error) {
 	var found *Session
 	err := error(ErrInvalid)
 	for _, v := range values {
@@ -218,15 +218,7 @@ func (s *RedisStore) Load(r *http.Request) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	if len(values) > 1 {
-		return s.loadPlanted(r.Context(), values, now)
-	}
-	t, rotated, ok := s.openTicket(values[0])
-	if !ok {
-		return nil, ErrInvalid
-	}
-	return s.loadOne(r.Context(), t, rotated, now)
+	return s.loadCandidates(r.Context(), values, s.now())
 }
 
 // fetch reads t's session from Redis, returning a copy the caller owns, and
