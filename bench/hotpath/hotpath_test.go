@@ -101,11 +101,14 @@ func newGateway(tb testing.TB, cfg *config.Config, log *slog.Logger) (*proxy.Gat
 // typicalCookie is the Cookie header of a typical OIDC-like session: email,
 // five groups (the bench login's shape).
 func typicalCookie(tb testing.TB, store *session.CookieStore) string {
-	now := time.Now()
+	// As a login makes it: whole seconds, the identity expiring with the
+	// session (an older session's identity takes a per-request copy).
+	now := time.Now().Truncate(time.Second)
 	s := &session.Session{
 		Identity: &identity.Identity{
 			Provider: "local", Subject: "bench", User: "bench", Email: "bench.user@example.com", EmailVerified: true,
 			Groups: []string{"engineering", "platform-team", "oncall", "k8s-admins", "vpn-users"},
+			Expiry: now.Add(168 * time.Hour),
 		},
 		CreatedAt: now, ExpiresAt: now.Add(168 * time.Hour),
 	}

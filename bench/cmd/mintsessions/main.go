@@ -60,10 +60,11 @@ func run(cfgPath, provider string, n int, out string) error {
 	}
 	w := bufio.NewWriter(f)
 	blank := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/", nil)
-	now := time.Now()
+	now := time.Now().Truncate(time.Second) // as a login makes them
 	for i := range n {
 		rec := httptest.NewRecorder()
 		s := &session.Session{Identity: syntheticIdentity(provider, i), CreatedAt: now, ExpiresAt: now.Add(cfg.Session.Lifetime)}
+		s.Identity.Expiry = s.ExpiresAt // the identity expires with the session, as at login
 		if err := store.Save(rec, blank, s); err != nil {
 			_ = f.Close()
 			return fmt.Errorf("save session %d: %w", i, err)
