@@ -96,7 +96,7 @@ func (c *Config) SetDefaults() {
 
 // setDefaults fills a provider's defaults, which depend on its type.
 func (p *Provider) setDefaults() {
-	setString(&p.Name, displayName(p.ID, p.Type))
+	setString(&p.Name, DefaultProviderName(p.ID, p.Type))
 	switch p.Type {
 	case "oidc", "google":
 		setString(&p.GroupsClaim, DefaultGroupsClaim)
@@ -118,9 +118,10 @@ func (p *Provider) setDefaults() {
 	}
 }
 
-// displayName title-cases a provider id for its button: "corp-sso" becomes
-// "Corp Sso"; the id "github" of a github provider becomes "GitHub".
-func displayName(id, typ string) string {
+// DefaultProviderName is a provider's name when the config gives none: its id
+// title-cased for its button ("corp-sso" becomes "Corp Sso"; the id "github"
+// of a github provider becomes "GitHub").
+func DefaultProviderName(id, typ string) string {
 	if id == "github" && typ == "github" {
 		return "GitHub"
 	}

@@ -100,9 +100,7 @@ func (g *Gateway) renderSignIn(w http.ResponseWriter, r *http.Request, st *state
 // cost is that a name set to exactly the default also shows no heading.
 func localFormName(p providers.PasswordAuthenticator) string {
 	name := p.DisplayName()
-	def := config.Config{Providers: []config.Provider{{ID: p.ID(), Type: "local"}}}
-	def.SetDefaults()
-	if name == "" || name == p.ID() || name == def.Providers[0].Name {
+	if name == "" || name == p.ID() || name == config.DefaultProviderName(p.ID(), "local") {
 		return ""
 	}
 	return name
