@@ -429,26 +429,27 @@ func dotsAndSpaces(seg string) bool {
 	return dots && spaces
 }
 
-// ntfsStream reports whether a canonical segment names an NTFS stream
-// ("::$", with the colons and the dollar sign raw or percent-encoded, as
-// canonicalSegment leaves them: %3A, %24).
+// ntfsStream reports whether a canonical segment names an NTFS stream: a
+// ':' right before a '$', each raw or percent-encoded as canonicalSegment
+// leaves them (%3A, %24).
 func ntfsStream(seg string) bool {
-	if strings.IndexByte(seg, ':') < 0 && !strings.Contains(seg, "%3A") {
-		return false
-	}
-	var b strings.Builder
-	b.Grow(len(seg))
+	colon := false
 	for i := 0; i < len(seg); i++ {
-		switch {
-		case strings.HasPrefix(seg[i:], "%3A"):
-			b.WriteByte(':')
-			i += 2
-		case strings.HasPrefix(seg[i:], "%24"):
-			b.WriteByte('$')
-			i += 2
-		default:
-			b.WriteByte(seg[i])
+		c := seg[i]
+		if c == '%' && i+2 < len(seg) {
+			switch seg[i+1 : i+3] {
+			case "3A":
+				c = ':'
+				i += 2
+			case "24":
+				c = '$'
+				i += 2
+			}
 		}
+		if c == '$' && colon {
+			return true
+		}
+		colon = c == ':'
 	}
-	return strings.Contains(b.String(), ":$")
+	return false
 }
